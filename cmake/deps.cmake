@@ -1,0 +1,7 @@
+# Libraries from Debian 12 packages, found with pkg-config where they ship a .pc file.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+find_library(EV_LIB ev REQUIRED)
+find_path(EV_INCLUDE ev.h PATH_SUFFIXES libev REQUIRED)
+set(VOLE_DEP_LIBS PkgConfig::SODIUM ${EV_LIB} m)
+include_directories(SYSTEM ${EV_INCLUDE})

@@ -1,0 +1,105 @@
+/* lwIP options for vole: NO_SYS=1 on one libev loop, one netif per WireGuard
+ * tunnel, sized for 1 Gbit/s at 30 ms RTT. See shared/reference/performance.md §2. */
+#ifndef VOLE_LWIPOPTS_H
+#define VOLE_LWIPOPTS_H
+
+#define NO_SYS                     1
+#define LWIP_TIMERS                1   /* sys_check_timeouts() from an ev_timer */
+#define SYS_LIGHTWEIGHT_PROT       0   /* one thread */
+#define LWIP_NETCONN               0
+#define LWIP_SOCKET                0
+
+/* Memory: libc malloc for the heap and the pools. lwIP's fixed heap is the usual
+ * cause of tcp_write ERR_MEM at speed. */
+#define MEM_LIBC_MALLOC            1
+#define MEMP_MEM_MALLOC            1
+#define MEM_ALIGNMENT              8
+#define MEMP_NUM_TCP_PCB           1024
+#define MEMP_NUM_TCP_PCB_LISTEN    64
+#define MEMP_NUM_UDP_PCB           64
+#define MEMP_NUM_RAW_PCB           16
+#define MEMP_NUM_TCP_SEG           16384
+#define MEMP_NUM_PBUF              4096
+#define PBUF_POOL_SIZE             256
+/* Headroom before the IP header: room for the 16-byte WireGuard data header so
+ * the send path could prepend it in place. */
+#define PBUF_LINK_HLEN             16
+
+/* Protocols. No link layer: the netif carries bare IP packets. */
+#define LWIP_ARP                   0
+#define LWIP_ETHERNET              0
+#define LWIP_IPV4                  1
+#define LWIP_IPV6                  1
+#define LWIP_ICMP                  1
+#define LWIP_ICMP6                 1
+#define LWIP_RAW                   1
+#define LWIP_UDP                   1
+#define LWIP_TCP                   1
+#define LWIP_DHCP                  0
+#define LWIP_AUTOIP                0
+#define LWIP_ACD                   0
+#define LWIP_IGMP                  0
+#define LWIP_DNS                   0
+#define LWIP_IPV6_MLD              0
+#define LWIP_IPV6_AUTOCONFIG       0
+#define LWIP_IPV6_DHCP6            0
+#define LWIP_IPV6_SEND_ROUTER_SOLICIT 0
+#define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0  /* overlay addresses are valid at once */
+#define LWIP_IPV6_NUM_ADDRESSES    3
+#define LWIP_ND6_ALLOW_RA_UPDATES  0
+#define LWIP_HAVE_LOOPIF           0
+#define LWIP_NETIF_LOOPBACK        0
+#define LWIP_NETIF_STATUS_CALLBACK 0
+#define LWIP_NETIF_LINK_CALLBACK   0
+
+/* Fragmentation and reassembly of inner packets up to 64 KiB: one 64 KiB UDP
+ * datagram over a 1280-byte MTU is ~52 fragments. */
+#define IP_FRAG                    1
+#define IP_REASSEMBLY              1
+#define LWIP_IPV6_FRAG             1
+#define LWIP_IPV6_REASS            1
+#define IPV6_FRAG_COPYHEADER       1   /* required where pointers are 8 bytes */
+#define IP_REASS_MAX_PBUFS         256
+#define MEMP_NUM_REASSDATA         16
+#define MEMP_NUM_FRAG_PBUF         256
+#define IP_REASS_MAXAGE            5
+
+/* Checksums: generated on send (a kernel peer may verify), never verified on
+ * receive: every packet reaching lwIP was authenticated by Poly1305. */
+#define CHECKSUM_GEN_IP            1
+#define CHECKSUM_GEN_UDP           1
+#define CHECKSUM_GEN_TCP           1
+#define CHECKSUM_GEN_ICMP          1
+#define CHECKSUM_GEN_ICMP6         1
+#define CHECKSUM_CHECK_IP          0
+#define CHECKSUM_CHECK_UDP         0
+#define CHECKSUM_CHECK_TCP         0
+#define CHECKSUM_CHECK_ICMP        0
+#define CHECKSUM_CHECK_ICMP6       0
+#define LWIP_CHECKSUM_ON_COPY      1
+#define LWIP_CHKSUM_ALGORITHM      3
+
+/* TCP, sized for 1 Gbit/s x 30 ms (3.75 MB bandwidth-delay product). lwIP has
+ * no window autotuning, so the window is the ceiling: 4 MiB both ways. */
+#define TCP_MSS                    1460  /* clamped to the netif MTU per connection */
+#define TCP_CALCULATE_EFF_SEND_MSS 1
+#define LWIP_WND_SCALE             1
+#define TCP_RCV_SCALE              7
+#define TCP_WND                    (4 * 1024 * 1024)
+#define TCP_SND_BUF                (4 * 1024 * 1024)
+#define TCP_SND_QUEUELEN           (4 * TCP_SND_BUF / TCP_MSS)
+#define TCP_SNDLOWAT               (32 * 1024)
+#define TCP_SNDQUEUELOWAT          (TCP_SND_QUEUELEN / 2)
+#define TCP_OVERSIZE               TCP_MSS
+#define TCP_QUEUE_OOSEQ            1
+#define LWIP_TCP_SACK_OUT          1
+#define LWIP_TCP_MAX_SACK_NUM      4
+#define LWIP_TCP_KEEPALIVE         1
+#define TCP_LISTEN_BACKLOG         1
+#define LWIP_TCP_RTO_TIME          1000  /* initial RTO; 3 s is too slow on a LAN */
+
+#define LWIP_STATS                 0
+#define LWIP_STATS_DISPLAY         0
+#define LWIP_DEBUG                 0
+
+#endif
