@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite: install, build, unit tests, the unit tests again under
+# AddressSanitizer + UBSan, then the interop scenarios against wireguard-go in
+# network namespaces (these need root; vole itself runs unprivileged in them).
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+"$top/scripts/install-deps.sh" --test || exit 1
+
+status=0
+step() { echo; echo "==== $*"; }
+
+step "build"
+"$top/scripts/build.sh" "$top/build" || exit 1
+
+step "unit tests"
+(cd "$top/build" && ctest --output-on-failure -j2) || status=1
+
+step "unit tests under AddressSanitizer + UBSan"
+"$top/scripts/build.sh" "$top/build-asan" -DVOLE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null || exit 1
+(cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2) || status=1
+
+if [ "$(id -u)" = 0 ]; then
+  for t in "$top"/test/interop/*.sh; do
+    [ "$(basename "$t")" = lib.sh ] && continue
+    step "interop: $(basename "$t" .sh)"
+    VOLE="$top/build/vole" timeout 900 bash "$t" || status=1
+  done
+else
+  step "interop tests skipped: they build network namespaces and need root"
+fi
+
+echo
+[ $status = 0 ] && echo "all test stages passed" || echo "some test stage FAILED"
+exit $status
