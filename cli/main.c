@@ -1,2 +1,51 @@
+/* vole: one binary, subcommands as in `wg` and `coder`. */
+#include <signal.h>
 #include <stdio.h>
-int main(void) { return 0; }
+#include <string.h>
+
+#include "cli/commands.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command COMMANDS[] = {
+    { "tunnel", cmd_tunnel, "run a WireGuard tunnel from a wg-quick config, with TCP forwards" },
+    { "ping", cmd_ping, "ping an address through a WireGuard tunnel" },
+    { "genkey", cmd_genkey, "print a new private key" },
+    { "pubkey", cmd_pubkey, "read a private key on stdin, print its public key" },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: vole COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\n`vole COMMAND --help` describes one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    /* A peer closing a forwarded connection must not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("vole %s\n", VOLE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name))
+            return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "vole: unknown command \"%s\"\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -5,7 +5,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh"
-"$top/scripts/build.sh" "$top/build" >/dev/null
+VOLE_BUILD_TARGET=vole-bin "$top/scripts/build.sh" "$top/build" >/dev/null
 vole="$top/build/vole"
 
 work=$(mktemp -d)

@@ -125,6 +125,7 @@ void wg_peer_get_info(const struct wg_peer *peer, struct wg_peer_info *info)
     info->last_handshake_unix_ns = peer->last_handshake_unix_ns;
     info->has_session = peer->keypairs.current != NULL;
     info->low_order = peer->low_order;
+    info->persistent_keepalive = peer->persistent_keepalive;
 }
 
 void wg_peer_set_user(struct wg_peer *peer, void *user)
@@ -155,6 +156,11 @@ struct wg_peer *wg_peer_next(struct wg_peer *peer)
 struct wg_peer *wg_device_route(const struct wg_device *dev, const uint8_t *pkt, size_t len)
 {
     return wg_allowedips_lookup_dst(&dev->allowedips, pkt, len);
+}
+
+struct wg_peer *wg_device_lookup(const struct wg_device *dev, int family, const uint8_t *addr)
+{
+    return wg_allowedips_lookup(&dev->allowedips, family, addr);
 }
 
 void wg_peer_connect(struct wg_peer *peer, uint64_t now)

@@ -68,6 +68,7 @@ struct wg_peer_info {
     uint64_t last_handshake_unix_ns;  /* 0: never */
     bool has_session;
     bool low_order;                   /* its static key yields an all-zero DH: unusable */
+    uint16_t persistent_keepalive;
 };
 
 /* mtu: the tunnel MTU used to cap padding (0 = pad to 16 only). */
@@ -97,6 +98,8 @@ struct wg_peer *wg_peer_next(struct wg_peer *peer);
 
 /* The peer whose AllowedIPs hold the inner packet's destination (NULL: none). */
 struct wg_peer *wg_device_route(const struct wg_device *dev, const uint8_t *pkt, size_t len);
+/* The peer whose AllowedIPs hold addr (family 4 or 6, network order), or NULL. */
+struct wg_peer *wg_device_lookup(const struct wg_device *dev, int family, const uint8_t *addr);
 /* Encrypt and send an inner IP packet to peer, or stage it (at most 128 per peer)
  * and start a handshake. Returns 0 when sent or staged, -1 when dropped (counted). */
 int wg_device_send(struct wg_device *dev, struct wg_peer *peer, const struct wg_iov *iov,

@@ -97,9 +97,14 @@
 #define LWIP_TCP_KEEPALIVE         1
 #define TCP_LISTEN_BACKLOG         1
 #define LWIP_TCP_RTO_TIME          1000  /* initial RTO; 3 s is too slow on a LAN */
+/* Random initial sequence numbers (stack/): lwIP's default is a global
+ * counter starting at 6510 plus tcp_ticks, i.e. guessable. LWIP_RAND is
+ * libsodium's randombytes_random (arch/cc.h). */
+#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) ((u32_t)LWIP_RAND())
 
 #define LWIP_STATS                 0
 #define LWIP_STATS_DISPLAY         0
-#define LWIP_DEBUG                 0
+/* LWIP_DEBUG is deliberately left undefined: lwIP tests it with #ifdef, so
+ * even "#define LWIP_DEBUG 0" compiles the debug paths in (stack/). */
 
 #endif

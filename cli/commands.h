@@ -1,0 +1,13 @@
+/* Subcommands of the vole CLI. argv[0] is the subcommand name (as with wg),
+ * argc counts it; each returns the process exit status. */
+#ifndef VOLE_CLI_COMMANDS_H
+#define VOLE_CLI_COMMANDS_H
+
+#define VOLE_VERSION "0.1.0"
+
+int cmd_genkey(int argc, char **argv);
+int cmd_pubkey(int argc, char **argv);
+int cmd_tunnel(int argc, char **argv);
+int cmd_ping(int argc, char **argv);
+
+#endif

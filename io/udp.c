@@ -1,0 +1,691 @@
+/* The node's UDP socket; see udp.h for the contract.
+ *
+ * Memory: every buffer is allocated once at open. Receives land in batch
+ * slots of max_datagram bytes; sends are encrypted into an arena of batch
+ * slots of the same size. Only a send slot above max_datagram (rare: big-MTU
+ * tests) gets its own malloc'd buffer, freed once the datagram has left. */
+/* recvmmsg/sendmmsg/struct mmsghdr are GNU extensions: -std=gnu11 alone does
+ * not define _GNU_SOURCE, and it must come before any libc header. */
+#define _GNU_SOURCE
+#include "io/udp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* wireguard-go asks for 7 MB; a deep receive queue absorbs bursts while the
+ * single thread is busy encrypting (performance.md §6.2). */
+#define SOCK_BUF_BYTES (7 << 20)
+/* Bound the receive work per wakeup so a flood cannot starve timers and the
+ * send flush: 8 batches of 64 is ~512 datagrams. */
+#define RX_BATCHES_PER_WAKEUP 8
+/* The kernel caps sendmmsg/recvmmsg vectors at UIO_MAXIOV. */
+#define MAX_BATCH 1024
+
+struct udp_rx {
+    struct mmsghdr *msgs;
+    struct iovec *iov;
+    struct sockaddr_storage *addrs;
+    uint8_t *arena;
+};
+
+enum tx_open { TX_OPEN_NONE, TX_OPEN_SLOT, TX_OPEN_SINK };
+
+struct udp_tx {
+    struct mmsghdr *msgs;
+    struct iovec *iov;
+    struct sockaddr_storage *addrs;
+    uint8_t **bufs;       /* the arena slot each entry owns; entries swap them on compaction */
+    uint8_t **big;        /* per-entry buffer for slots above max_datagram, or NULL */
+    uint8_t *arena;
+    size_t head, count;   /* pending datagrams are entries [head, count) */
+    enum tx_open open;    /* the slot handed out and not yet committed lives at entry count */
+    size_t open_cap;
+    uint8_t *sink;        /* scratch slot when the kernel cannot take a full batch */
+    size_t sink_cap;
+    bool wait_writable;   /* EAGAIN seen: the write watcher is armed */
+};
+
+struct vole_udp {
+    struct ev_loop *loop;
+    int fd;               /* -1 only after a failed same-port rebind */
+    bool v6;
+    uint16_t port;
+    char *bind_addr;      /* NULL = any */
+    size_t batch, max_dgram;
+    vole_udp_recv_fn recv;
+    void *ctx;
+    ev_io rio, wio;
+    ev_prepare prep;
+    struct udp_rx rx;
+    struct udp_tx tx;
+    struct vole_udp_stats st;
+};
+
+/* ---- endpoint <-> sockaddr -------------------------------------------- */
+
+void vole_sockaddr_to_endpoint(struct wg_endpoint *ep, const struct sockaddr *sa)
+{
+    memset(ep, 0, sizeof *ep);
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        ep->family = 4;
+        memcpy(ep->addr, &s4->sin_addr, 4);
+        ep->port = ntohs(s4->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        /* A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; the core
+         * must see one spelling per peer or roaming checks misfire. */
+        bool mapped = IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr);
+        ep->family = mapped ? 4 : 6;
+        memcpy(ep->addr, s6->sin6_addr.s6_addr + (mapped ? 12 : 0), mapped ? 4 : 16);
+        ep->port = ntohs(s6->sin6_port);
+    }
+}
+
+socklen_t vole_endpoint_to_sockaddr(struct sockaddr_storage *ss, const struct wg_endpoint *ep, bool v6_socket)
+{
+    memset(ss, 0, sizeof *ss);
+    if (v6_socket && (ep->family == 4 || ep->family == 6)) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(ep->port);
+        if (ep->family == 6) {
+            memcpy(s6->sin6_addr.s6_addr, ep->addr, 16);
+        } else {
+            s6->sin6_addr.s6_addr[10] = 0xff;
+            s6->sin6_addr.s6_addr[11] = 0xff;
+            memcpy(s6->sin6_addr.s6_addr + 12, ep->addr, 4);
+        }
+        return sizeof *s6;
+    }
+    if (!v6_socket && ep->family == 4) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(ep->port);
+        memcpy(&s4->sin_addr, ep->addr, 4);
+        return sizeof *s4;
+    }
+    return 0;
+}
+
+/* ---- socket ------------------------------------------------------------ */
+
+static void format_sockaddr(char *out, size_t n, const struct sockaddr_storage *ss)
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof a);
+        snprintf(out, n, "[%s]:%u", a, ntohs(s6->sin6_port));
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, a, sizeof a);
+        snprintf(out, n, "%s:%u", a, ntohs(s4->sin_port));
+    }
+}
+
+static socklen_t any_addr(struct sockaddr_storage *ss, bool v6, uint16_t port)
+{
+    memset(ss, 0, sizeof *ss);
+    if (v6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_addr = in6addr_any;
+        s6->sin6_port = htons(port);
+        return sizeof *s6;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    s4->sin_addr.s_addr = htonl(INADDR_ANY);
+    s4->sin_port = htons(port);
+    return sizeof *s4;
+}
+
+/* Numeric literals only: a bind address is configuration, and a DNS lookup
+ * here would block the loop. getaddrinfo also handles "fe80::1%eth0". */
+static socklen_t parse_bind_addr(struct sockaddr_storage *ss, const char *addr, uint16_t port,
+                                 char *err, size_t errlen)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC,
+        .ai_socktype = SOCK_DGRAM,
+        .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+    };
+    struct addrinfo *res = NULL;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%u", port);
+    int rc = getaddrinfo(addr, ps, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "bind address \"%s\": %s", addr, gai_strerror(rc));
+        return 0;
+    }
+    socklen_t len = (socklen_t)res->ai_addrlen;
+    memcpy(ss, res->ai_addr, len);
+    freeaddrinfo(res);
+    return len;
+}
+
+/* Buffer sizes are best effort: *BUFFORCE needs CAP_NET_ADMIN, the plain
+ * option is clamped to net.core.[rw]mem_max. Neither failure matters. */
+static void set_buf(int fd, int force_opt, int opt)
+{
+    int v = SOCK_BUF_BYTES;
+    if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof v) == 0)
+        return;
+    (void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof v);
+}
+
+/* Returns the fd, or -errno with err filled. */
+static int socket_bind(const struct sockaddr_storage *ss, socklen_t len, char *err, size_t errlen)
+{
+    int fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "socket %s: %s", ss->ss_family == AF_INET6 ? "AF_INET6" : "AF_INET", strerror(e));
+        return -e;
+    }
+    if (ss->ss_family == AF_INET6) {
+        int off = 0;   /* dual-stack; also overrides a net.ipv6.bindv6only=1 host default */
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    }
+    set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF);
+    set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+    if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
+        int e = errno;
+        char where[INET6_ADDRSTRLEN + 16];
+        format_sockaddr(where, sizeof where, ss);
+        snprintf(err, errlen, "bind %s: %s", where, strerror(e));
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+/* Opens per the bind address; with no address, dual-stack [::] and then
+ * 0.0.0.0 when the host has no IPv6 at all. */
+static int socket_open(const char *bind_addr, uint16_t port, bool *v6, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = bind_addr ? parse_bind_addr(&ss, bind_addr, port, err, errlen) : any_addr(&ss, true, port);
+    if (len == 0)
+        return -1;
+    int fd = socket_bind(&ss, len, err, errlen);
+    if (fd < 0 && !bind_addr && (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
+        len = any_addr(&ss, false, port);
+        fd = socket_bind(&ss, len, err, errlen);
+    }
+    if (fd < 0)
+        return -1;
+    *v6 = ss.ss_family == AF_INET6;
+    return fd;
+}
+
+static uint16_t socket_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    struct wg_endpoint ep;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    vole_sockaddr_to_endpoint(&ep, (const struct sockaddr *)&ss);
+    return ep.port;
+}
+
+/* ---- receive ------------------------------------------------------------ */
+
+static bool rx_alloc(struct udp_rx *rx, size_t batch, size_t max_dgram)
+{
+    rx->msgs = calloc(batch, sizeof *rx->msgs);
+    rx->iov = calloc(batch, sizeof *rx->iov);
+    rx->addrs = calloc(batch, sizeof *rx->addrs);
+    rx->arena = malloc(batch * max_dgram);
+    if (!rx->msgs || !rx->iov || !rx->addrs || !rx->arena)
+        return false;
+    for (size_t i = 0; i < batch; i++) {
+        rx->iov[i].iov_base = rx->arena + i * max_dgram;
+        rx->iov[i].iov_len = max_dgram;
+        rx->msgs[i].msg_hdr.msg_iov = &rx->iov[i];
+        rx->msgs[i].msg_hdr.msg_iovlen = 1;
+        rx->msgs[i].msg_hdr.msg_name = &rx->addrs[i];
+    }
+    return true;
+}
+
+static void rx_free(struct udp_rx *rx)
+{
+    free(rx->msgs);
+    free(rx->iov);
+    free(rx->addrs);
+    free(rx->arena);
+}
+
+static void rx_deliver(struct vole_udp *u, struct mmsghdr *m)
+{
+    /* Truncated means larger than a slot: passing on a prefix would only
+     * fail authentication later, so drop it visibly here instead. */
+    if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+        u->st.rx_dropped++;
+        return;
+    }
+    struct wg_endpoint src;
+    vole_sockaddr_to_endpoint(&src, m->msg_hdr.msg_name);
+    u->st.rx_datagrams++;
+    u->st.rx_bytes += m->msg_len;
+    u->recv(u->ctx, &src, m->msg_hdr.msg_iov->iov_base, m->msg_len);
+}
+
+/* Whether another recvmmsg is worth trying after this error. */
+static bool rx_error(struct vole_udp *u, int e)
+{
+    switch (e) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+        return false;
+    case EINTR:
+        return true;
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+        /* A queued ICMP error, reported once and then cleared; data may
+         * be waiting behind it. */
+        u->st.rx_errors++;
+        return true;
+    default:
+        /* ENOBUFS, ENOMEM, ...: give the loop back; retrying now would spin. */
+        u->st.rx_errors++;
+        return false;
+    }
+}
+
+/* One recvmmsg; true when more datagrams may be waiting. */
+static bool rx_batch(struct vole_udp *u)
+{
+    for (size_t i = 0; i < u->batch; i++) {
+        u->rx.msgs[i].msg_hdr.msg_namelen = sizeof u->rx.addrs[i];
+        u->rx.msgs[i].msg_hdr.msg_flags = 0;
+    }
+    int n = recvmmsg(u->fd, u->rx.msgs, (unsigned)u->batch, MSG_DONTWAIT, NULL);
+    u->st.rx_syscalls++;
+    if (n < 0)
+        return rx_error(u, errno);
+    for (int i = 0; i < n; i++)
+        rx_deliver(u, &u->rx.msgs[i]);
+    /* A short batch means the queue was empty a moment ago; skip the
+     * recvmmsg that would only say EAGAIN. */
+    return (size_t)n == u->batch;
+}
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct vole_udp *u = w->data;
+    for (int i = 0; i < RX_BATCHES_PER_WAKEUP && u->fd >= 0; i++)
+        if (!rx_batch(u))
+            break;
+}
+
+/* ---- send ------------------------------------------------------------- */
+
+static bool tx_alloc(struct udp_tx *tx, size_t batch, size_t max_dgram)
+{
+    tx->msgs = calloc(batch, sizeof *tx->msgs);
+    tx->iov = calloc(batch, sizeof *tx->iov);
+    tx->addrs = calloc(batch, sizeof *tx->addrs);
+    tx->bufs = calloc(batch, sizeof *tx->bufs);
+    tx->big = calloc(batch, sizeof *tx->big);
+    tx->arena = malloc(batch * max_dgram);
+    if (!tx->msgs || !tx->iov || !tx->addrs || !tx->bufs || !tx->big || !tx->arena)
+        return false;
+    for (size_t i = 0; i < batch; i++) {
+        tx->bufs[i] = tx->arena + i * max_dgram;
+        tx->msgs[i].msg_hdr.msg_iov = &tx->iov[i];
+        tx->msgs[i].msg_hdr.msg_iovlen = 1;
+        tx->msgs[i].msg_hdr.msg_name = &tx->addrs[i];
+    }
+    return true;
+}
+
+static void tx_free(struct udp_tx *tx, size_t batch)
+{
+    for (size_t i = 0; tx->big && i < batch; i++)
+        free(tx->big[i]);
+    free(tx->msgs);
+    free(tx->iov);
+    free(tx->addrs);
+    free(tx->bufs);
+    free(tx->big);
+    free(tx->arena);
+    free(tx->sink);
+}
+
+static void tx_release(struct udp_tx *tx, size_t i)
+{
+    free(tx->big[i]);
+    tx->big[i] = NULL;
+}
+
+/* Moves entry src to dst. Buffers are swapped, not copied, so the arena slot
+ * of an already-sent entry is recycled instead of leaked. */
+static void tx_move(struct udp_tx *tx, size_t dst, size_t src)
+{
+    uint8_t *b = tx->bufs[dst], *big = tx->big[dst];
+    tx->bufs[dst] = tx->bufs[src];
+    tx->big[dst] = tx->big[src];
+    tx->bufs[src] = b;
+    tx->big[src] = big;
+    tx->addrs[dst] = tx->addrs[src];
+    tx->msgs[dst].msg_hdr.msg_namelen = tx->msgs[src].msg_hdr.msg_namelen;
+    tx->iov[dst].iov_base = tx->big[dst] ? tx->big[dst] : tx->bufs[dst];
+    tx->iov[dst].iov_len = tx->iov[src].iov_len;
+}
+
+/* After a partial flush, slide what is left (and an open slot) to the front
+ * so the batch has room again. */
+static void tx_compact(struct udp_tx *tx)
+{
+    size_t end = tx->count + (tx->open == TX_OPEN_SLOT ? 1 : 0);
+    if (tx->head == 0)
+        return;
+    for (size_t j = 0; tx->head + j < end; j++)
+        tx_move(tx, j, tx->head + j);
+    tx->count -= tx->head;
+    tx->head = 0;
+}
+
+static void tx_sent(struct vole_udp *u, size_t n)
+{
+    struct udp_tx *tx = &u->tx;
+    for (size_t k = tx->head; k < tx->head + n; k++) {
+        u->st.tx_datagrams++;
+        u->st.tx_bytes += tx->msgs[k].msg_len;
+        tx_release(tx, k);
+    }
+    tx->head += n;
+}
+
+static void tx_wait_writable(struct vole_udp *u, bool on)
+{
+    if (on == u->tx.wait_writable)
+        return;
+    u->tx.wait_writable = on;
+    if (on)
+        ev_io_start(u->loop, &u->wio);
+    else
+        ev_io_stop(u->loop, &u->wio);
+}
+
+/* Whether to keep calling sendmmsg after this error. */
+static bool tx_error(struct vole_udp *u, int e)
+{
+    if (e == EINTR)
+        return true;
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+        tx_wait_writable(u, true);
+        return false;
+    }
+    /* sendmmsg fails only on the first datagram it could not send (EINVAL
+     * for port 0, EMSGSIZE, ENETUNREACH, EPERM from a firewall, ...). Skip
+     * that one so it cannot wedge the rest of the batch. */
+    u->st.tx_errors++;
+    tx_release(&u->tx, u->tx.head);
+    u->tx.head++;
+    return true;
+}
+
+static void tx_drop_pending(struct vole_udp *u)
+{
+    for (size_t k = u->tx.head; k < u->tx.count; k++) {
+        u->st.tx_dropped++;
+        tx_release(&u->tx, k);
+    }
+    u->tx.head = u->tx.count;
+}
+
+void vole_udp_flush(struct vole_udp *u)
+{
+    struct udp_tx *tx = &u->tx;
+    if (u->fd < 0)
+        tx_drop_pending(u);
+    while (tx->head < tx->count) {
+        int n = sendmmsg(u->fd, &tx->msgs[tx->head], (unsigned)(tx->count - tx->head), MSG_DONTWAIT);
+        u->st.tx_syscalls++;
+        if (n > 0)
+            tx_sent(u, (size_t)n);
+        else if (n == 0 || !tx_error(u, errno))
+            break;
+    }
+    if (tx->head == tx->count)
+        tx_wait_writable(u, false);
+    tx_compact(tx);
+}
+
+static uint8_t *tx_sink(struct vole_udp *u, size_t cap)
+{
+    struct udp_tx *tx = &u->tx;
+    if (tx->sink_cap < cap) {
+        uint8_t *s = realloc(tx->sink, cap);
+        if (!s)
+            return NULL;
+        tx->sink = s;
+        tx->sink_cap = cap;
+    }
+    tx->open = TX_OPEN_SINK;
+    tx->open_cap = cap;
+    return tx->sink;
+}
+
+uint8_t *vole_udp_tx_slot(struct vole_udp *u, size_t cap)
+{
+    struct udp_tx *tx = &u->tx;
+    if (cap > VOLE_UDP_MAX_PAYLOAD)
+        return NULL;
+    if (tx->open == TX_OPEN_SLOT)
+        tx_release(tx, tx->count);   /* abandoned without a commit */
+    tx->open = TX_OPEN_NONE;
+    if (tx->count == u->batch)
+        vole_udp_flush(u);
+    if (tx->count == u->batch)
+        return tx_sink(u, cap);   /* kernel queue full: tail-drop this one */
+    size_t i = tx->count;
+    if (cap > u->max_dgram) {
+        tx->big[i] = malloc(cap);
+        if (!tx->big[i])
+            return NULL;
+    }
+    tx->open = TX_OPEN_SLOT;
+    tx->open_cap = cap;
+    return tx->big[i] ? tx->big[i] : tx->bufs[i];
+}
+
+void vole_udp_tx_commit(struct vole_udp *u, const struct wg_endpoint *dst, size_t len)
+{
+    struct udp_tx *tx = &u->tx;
+    enum tx_open open = tx->open;
+    size_t i = tx->count;
+    tx->open = TX_OPEN_NONE;
+    if (open == TX_OPEN_SINK)
+        u->st.tx_dropped++;
+    if (open != TX_OPEN_SLOT)
+        return;
+    socklen_t sl = vole_endpoint_to_sockaddr(&tx->addrs[i], dst, u->v6);
+    if (sl == 0 || len > tx->open_cap) {
+        u->st.tx_errors++;
+        tx_release(tx, i);
+        return;
+    }
+    tx->msgs[i].msg_hdr.msg_namelen = sl;
+    tx->iov[i].iov_base = tx->big[i] ? tx->big[i] : tx->bufs[i];
+    tx->iov[i].iov_len = len;
+    tx->count++;
+    /* A full batch goes out now rather than at the next slot request, so
+     * the receiver can start on it while we keep encrypting. */
+    if (tx->count == u->batch)
+        vole_udp_flush(u);
+}
+
+static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    vole_udp_flush(w->data);
+}
+
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct vole_udp *u = w->data;
+    /* While blocked on EAGAIN, the write watcher does the flushing; trying
+     * here too would cost a failing syscall every iteration. */
+    if (!u->tx.wait_writable && u->tx.head < u->tx.count)
+        vole_udp_flush(u);
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+static size_t clamp(size_t v, size_t dflt, size_t max)
+{
+    if (v == 0)
+        return dflt;
+    return v > max ? max : v;
+}
+
+static void watchers_start(struct vole_udp *u)
+{
+    ev_io_set(&u->rio, u->fd, EV_READ);
+    ev_io_set(&u->wio, u->fd, EV_WRITE);
+    ev_io_start(u->loop, &u->rio);
+}
+
+static void watchers_stop(struct vole_udp *u)
+{
+    ev_io_stop(u->loop, &u->rio);
+    tx_wait_writable(u, false);
+}
+
+static void watchers_init(struct vole_udp *u)
+{
+    ev_io_init(&u->rio, on_readable, -1, EV_READ);
+    ev_io_init(&u->wio, on_writable, -1, EV_WRITE);
+    ev_prepare_init(&u->prep, on_prepare);
+    /* Lowest priority: other prepare watchers (lwIP tcp_output, WG timers)
+     * generate packets first, and this one sends them all in one go. */
+    ev_set_priority(&u->prep, EV_MINPRI);
+    u->rio.data = u->wio.data = u->prep.data = u;
+}
+
+static void udp_free(struct vole_udp *u)
+{
+    rx_free(&u->rx);
+    tx_free(&u->tx, u->batch);
+    free(u->bind_addr);
+    free(u);
+}
+
+static struct vole_udp *udp_alloc(const struct vole_udp_config *cfg)
+{
+    struct vole_udp *u = calloc(1, sizeof *u);
+    if (!u)
+        return NULL;
+    u->fd = -1;
+    u->batch = clamp(cfg->batch, VOLE_UDP_DEFAULT_BATCH, MAX_BATCH);
+    u->max_dgram = clamp(cfg->max_datagram, VOLE_UDP_DEFAULT_MAX_DATAGRAM, VOLE_UDP_MAX_PAYLOAD);
+    bool ok = rx_alloc(&u->rx, u->batch, u->max_dgram) && tx_alloc(&u->tx, u->batch, u->max_dgram);
+    if (ok && cfg->bind_addr)
+        ok = (u->bind_addr = strdup(cfg->bind_addr)) != NULL;
+    if (!ok) {
+        udp_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+struct vole_udp *vole_udp_open(struct ev_loop *loop, const struct vole_udp_config *cfg,
+                               vole_udp_recv_fn recv, void *ctx, char *err, size_t errlen)
+{
+    struct vole_udp *u = udp_alloc(cfg);
+    if (!u) {
+        snprintf(err, errlen, "udp: out of memory");
+        return NULL;
+    }
+    u->fd = socket_open(u->bind_addr, cfg->port, &u->v6, err, errlen);
+    if (u->fd < 0) {
+        udp_free(u);
+        return NULL;
+    }
+    u->loop = loop;
+    u->recv = recv;
+    u->ctx = ctx;
+    u->port = socket_port(u->fd);
+    watchers_init(u);
+    watchers_start(u);
+    ev_prepare_start(loop, &u->prep);
+    return u;
+}
+
+void vole_udp_close(struct vole_udp *u)
+{
+    if (!u)
+        return;
+    watchers_stop(u);
+    ev_prepare_stop(u->loop, &u->prep);
+    if (u->fd >= 0)
+        close(u->fd);
+    udp_free(u);
+}
+
+uint16_t vole_udp_local_port(const struct vole_udp *u)
+{
+    return u->port;
+}
+
+const struct vole_udp_stats *vole_udp_stats(const struct vole_udp *u)
+{
+    return &u->st;
+}
+
+/* Swaps in a freshly bound socket. Whatever the old socket could not send
+ * stays pending for the new one, unless the address family changed. */
+static void install_socket(struct vole_udp *u, int fd, bool v6)
+{
+    watchers_stop(u);
+    if (u->fd >= 0)
+        close(u->fd);
+    if (v6 != u->v6)
+        tx_drop_pending(u);
+    u->fd = fd;
+    u->v6 = v6;
+    u->port = socket_port(fd);
+    watchers_start(u);
+    vole_udp_flush(u);
+}
+
+int vole_udp_rebind(struct vole_udp *u, uint16_t port, char *err, size_t errlen)
+{
+    bool v6 = u->v6;
+    /* Datagrams committed before the move leave from the old port. */
+    if (u->fd >= 0)
+        vole_udp_flush(u);
+    if (port != 0 && port == u->port && u->fd >= 0) {
+        /* Same port: the old socket must go first or bind says EADDRINUSE. */
+        watchers_stop(u);
+        close(u->fd);
+        u->fd = -1;
+    }
+    int fd = socket_open(u->bind_addr, port, &v6, err, errlen);
+    if (fd < 0)
+        return -1;
+    install_socket(u, fd, v6);
+    return 0;
+}

@@ -1,0 +1,148 @@
+/* The tunnel netif: bare IP packets, no link layer, no neighbour discovery.
+ * lwIP's IPv4 output and IPv6 output both go straight to ops->output. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lwip/ip.h"
+#include "lwip/netif.h"
+
+#include "stack/stack_priv.h"
+
+/* IPv6 requires every link to carry 1280-byte packets (RFC 8200 §5). */
+#define VOLE_IPV6_MIN_MTU 1280
+#define VOLE_IPV4_MIN_MTU 68
+
+static err_t tunnel_output4(struct netif *n, struct pbuf *p, const ip4_addr_t *dst)
+{
+    struct vole_stack *s = n->state;
+    (void)dst;   /* one peer set behind the tunnel: WireGuard routes by inner dst */
+    return (err_t)s->ops.output(s->ops.ctx, p);
+}
+
+static err_t tunnel_output6(struct netif *n, struct pbuf *p, const ip6_addr_t *dst)
+{
+    struct vole_stack *s = n->state;
+    (void)dst;
+    return (err_t)s->ops.output(s->ops.ctx, p);
+}
+
+static err_t tunnel_init(struct netif *n)
+{
+    n->name[0] = 'w';
+    n->name[1] = 'g';
+    n->output = tunnel_output4;
+    n->output_ip6 = tunnel_output6;
+    n->hwaddr_len = 0;
+    /* No NETIF_FLAG_ETHARP/ETHERNET: netif_input() passes packets to ip_input. */
+    n->flags = 0;
+    return ERR_OK;
+}
+
+static void prefix_to_mask(uint8_t prefix, ip4_addr_t *mask)
+{
+    uint32_t m = prefix ? ~0u << (32 - prefix) : 0;
+    ip4_addr_set_u32(mask, lwip_htonl(m));
+}
+
+static int check_addrs(uint16_t mtu, const struct vole_stack_addr *addrs, size_t n,
+                       char *err, size_t errlen)
+{
+    size_t n4 = 0, n6 = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct vole_stack_addr *a = &addrs[i];
+        if (a->family == 4 && a->prefix <= 32) {
+            n4++;
+        } else if (a->family == 6 && a->prefix <= 128) {
+            n6++;
+        } else {
+            snprintf(err, errlen, "address %zu: bad family %u or prefix /%u", i,
+                     a->family, a->prefix);
+            return -1;
+        }
+    }
+    if (n4 > 1) {
+        snprintf(err, errlen, "lwIP holds one IPv4 address per netif; got %zu", n4);
+        return -1;
+    }
+    if (n6 > LWIP_IPV6_NUM_ADDRESSES) {
+        snprintf(err, errlen, "at most %d IPv6 addresses per tunnel; got %zu",
+                 LWIP_IPV6_NUM_ADDRESSES, n6);
+        return -1;
+    }
+    if (mtu < VOLE_IPV4_MIN_MTU || (n6 && mtu < VOLE_IPV6_MIN_MTU)) {
+        snprintf(err, errlen, "MTU %u too small (IPv4 needs %d, IPv6 %d)", mtu,
+                 VOLE_IPV4_MIN_MTU, VOLE_IPV6_MIN_MTU);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct vole_stack_addr *first_v4(const struct vole_stack_addr *addrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (addrs[i].family == 4)
+            return &addrs[i];
+    return NULL;
+}
+
+/* Overlay addresses are assigned, not autoconfigured: mark them preferred at
+ * once (no DAD, no lifetimes). lwIP treats static addresses as on-link /64s;
+ * everything else reaches the netif through the default route. */
+static void set_v6_addrs(struct netif *n, const struct vole_stack_addr *addrs, size_t count)
+{
+    s8_t slot = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        ip6_addr_t a;
+        if (addrs[i].family != 6)
+            continue;
+        memcpy(a.addr, addrs[i].addr, 16);
+        ip6_addr_clear_zone(&a);
+        netif_ip6_addr_set(n, slot, &a);
+        netif_ip6_addr_set_state(n, slot, IP6_ADDR_PREFERRED);
+        slot++;
+    }
+}
+
+int vole_netif_add(struct vole_stack *s, uint16_t mtu,
+                   const struct vole_stack_addr *addrs, size_t n_addrs,
+                   char *err, size_t errlen)
+{
+    const struct vole_stack_addr *v4;
+    ip4_addr_t ip, mask, gw;
+
+    if (check_addrs(mtu, addrs, n_addrs, err, errlen) < 0)
+        return -1;
+    ip4_addr_set_zero(&ip);
+    ip4_addr_set_zero(&mask);
+    ip4_addr_set_zero(&gw);
+    v4 = first_v4(addrs, n_addrs);
+    if (v4) {
+        memcpy(&ip.addr, v4->addr, 4);
+        prefix_to_mask(v4->prefix, &mask);
+    }
+    if (!netif_add(&s->netif, &ip, &mask, &gw, s, tunnel_init, netif_input)) {
+        snprintf(err, errlen, "lwIP netif_add failed (too many netifs?)");
+        return -1;
+    }
+    s->netif.mtu = mtu;
+    set_v6_addrs(&s->netif, addrs, n_addrs);
+    netif_set_link_up(&s->netif);
+    netif_set_up(&s->netif);
+    if (!netif_default)
+        netif_set_default(&s->netif);
+    return 0;
+}
+
+/* lwIP aborts pcbs bound to the netif's addresses as the addresses go away. */
+void vole_netif_remove(struct vole_stack *s)
+{
+    bool was_default = netif_default == &s->netif;
+
+    netif_set_down(&s->netif);
+    netif_remove(&s->netif);
+    if (was_default)
+        netif_set_default(netif_list);   /* another tunnel, or NULL */
+}

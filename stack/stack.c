@@ -1,0 +1,109 @@
+/* The stack object: one tunnel netif on the shared lwIP instance, plus the
+ * registry of connections spliced through it. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lwip/pbuf.h"
+
+#include "stack/runtime.h"
+#include "stack/stack_priv.h"
+#include "stack/tcp_splice.h"
+
+struct vole_stack *vole_stack_new(struct ev_loop *loop, uint16_t mtu,
+                                  const struct vole_stack_addr *addrs, size_t n_addrs,
+                                  const struct vole_stack_ops *ops,
+                                  char *err, size_t errlen)
+{
+    struct vole_stack *s;
+
+    if (!loop || !ops || !ops->output || (n_addrs && !addrs)) {
+        snprintf(err, errlen, "vole_stack_new: missing loop, ops->output or addresses");
+        return NULL;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->ops = *ops;
+    s->loop = loop;
+    if (vole_runtime_acquire(loop, err, errlen) < 0) {
+        free(s);
+        return NULL;
+    }
+    if (vole_netif_add(s, mtu, addrs, n_addrs, err, errlen) < 0) {
+        vole_runtime_release();
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void vole_stack_free(struct vole_stack *s)
+{
+    if (!s)
+        return;
+    while (s->splices)
+        vole_splice_reset(vole_splice_from_link(s->splices));
+    vole_netif_remove(s);
+    vole_runtime_release();
+    free(s);
+}
+
+struct pbuf *vole_stack_rx_alloc(size_t len)
+{
+    if (len == 0 || len > 0xFFFF)
+        return NULL;
+    /* PBUF_LINK headroom lets lwIP turn an echo request into its reply in
+     * place; the payload itself is exactly len bytes in one piece. */
+    return pbuf_alloc(PBUF_LINK, (u16_t)len, PBUF_RAM);
+}
+
+void vole_stack_input(struct vole_stack *s, struct pbuf *p)
+{
+    if (!p)
+        return;
+    if (p->len == 0) {
+        pbuf_free(p);
+        return;
+    }
+    /* ip_input consumes p on every path, delivered or dropped. */
+    s->netif.input(p, &s->netif);
+}
+
+struct netif *vole_stack_netif(struct vole_stack *s)
+{
+    return &s->netif;
+}
+
+void vole_stack_set_mtu(struct vole_stack *s, uint16_t mtu)
+{
+    s->netif.mtu = mtu;
+#if LWIP_ND6_ALLOW_RA_UPDATES
+    s->netif.mtu6 = mtu;
+#endif
+}
+
+void vole_stack_set_default(struct vole_stack *s)
+{
+    netif_set_default(&s->netif);
+}
+
+size_t vole_stack_splice_count(const struct vole_stack *s)
+{
+    return s->n_splices;
+}
+
+void vole_stack_splice_add(struct vole_stack *s, struct vole_link *l)
+{
+    vole_link_push(&s->splices, l);
+    s->n_splices++;
+}
+
+void vole_stack_splice_del(struct vole_stack *s, struct vole_link *l)
+{
+    if (!vole_link_linked(l))
+        return;
+    vole_link_unlink(l);
+    s->n_splices--;
+}

@@ -1,0 +1,61 @@
+/* vole's userspace TCP/IP stack: one lwIP netif per WireGuard tunnel.
+ *
+ * The WireGuard core decrypts a packet into a pbuf from vole_stack_rx_alloc()
+ * and hands it to vole_stack_input(); whatever lwIP sends out of the tunnel
+ * netif reaches ops->output, which encrypts it into the batched UDP send.
+ * Everything runs on one libev loop and one thread. lwIP is process-global:
+ * all stacks of a process share one lwIP instance and must use the same loop. */
+#ifndef VOLE_STACK_H
+#define VOLE_STACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <ev.h>
+
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+
+struct vole_stack_addr {
+    uint8_t family;     /* 4 or 6 */
+    uint8_t addr[16];   /* network order; IPv4 uses the first 4 bytes */
+    uint8_t prefix;
+};
+
+struct vole_stack_ops {
+    void *ctx;
+    /* lwIP sends an IP packet (v4 or v6, possibly a pbuf chain, e.g. a
+     * fragment) out of the tunnel netif. p is lwIP's: do not free it or keep
+     * it; copy/encrypt now. Return ERR_OK or an err_t. */
+    int (*output)(void *ctx, struct pbuf *p);
+};
+
+struct vole_stack;
+
+/* mtu is the tunnel's inner MTU (e.g. 1420). addrs: at most one IPv4 address
+ * (lwIP holds one per netif) and up to LWIP_IPV6_NUM_ADDRESSES IPv6 ones, which
+ * are valid at once (no DAD). The first stack becomes lwIP's default netif, so
+ * everything that is not local leaves through it. NULL + err on failure. */
+struct vole_stack *vole_stack_new(struct ev_loop *loop, uint16_t mtu,
+                                  const struct vole_stack_addr *addrs, size_t n_addrs,
+                                  const struct vole_stack_ops *ops,
+                                  char *err, size_t errlen);
+/* Resets every connection still spliced through this stack. Free forwarders
+ * and pingers of the stack first. */
+void vole_stack_free(struct vole_stack *s);
+
+/* An exact-size PBUF_RAM pbuf (tot_len == len, one contiguous buffer with
+ * link headroom) for the WireGuard core to decrypt an inner packet into.
+ * NULL if len is 0 or above 65535 or memory is short. */
+struct pbuf *vole_stack_rx_alloc(size_t len);
+/* A decrypted inner packet; takes ownership of p. */
+void vole_stack_input(struct vole_stack *s, struct pbuf *p);
+
+struct netif *vole_stack_netif(struct vole_stack *s);
+/* New connections use the new MTU; established ones keep their MSS. */
+void vole_stack_set_mtu(struct vole_stack *s, uint16_t mtu);
+/* Make this stack's netif the default route (for several tunnels). */
+void vole_stack_set_default(struct vole_stack *s);
+/* Live TCP splices (forwarded connections) of this stack, for diagnostics. */
+size_t vole_stack_splice_count(const struct vole_stack *s);
+
+#endif

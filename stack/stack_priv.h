@@ -1,0 +1,28 @@
+/* The stack object, shared by the files of stack/ only. */
+#ifndef VOLE_STACK_PRIV_H
+#define VOLE_STACK_PRIV_H
+
+#include "lwip/netif.h"
+
+#include "stack/list.h"
+#include "stack/stack.h"
+
+struct vole_stack {
+    struct netif netif;          /* the tunnel; netif.state points back here */
+    struct vole_stack_ops ops;
+    struct ev_loop *loop;
+    struct vole_link *splices;   /* every live splice, reset with the stack */
+    size_t n_splices;
+};
+
+/* netif.c: add the tunnel netif to lwIP with addrs and bring it up. */
+int vole_netif_add(struct vole_stack *s, uint16_t mtu,
+                   const struct vole_stack_addr *addrs, size_t n_addrs,
+                   char *err, size_t errlen);
+void vole_netif_remove(struct vole_stack *s);
+
+/* stack.c: the splice registry. */
+void vole_stack_splice_add(struct vole_stack *s, struct vole_link *l);
+void vole_stack_splice_del(struct vole_stack *s, struct vole_link *l);
+
+#endif
