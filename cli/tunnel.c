@@ -35,6 +35,8 @@ struct tunnel_args {
     struct vole_forward_spec local[MAX_FORWARDS], remote[MAX_FORWARDS];
     size_t n_local, n_remote;
     bool verbose;
+    struct vole_forward_local *fl[MAX_FORWARDS];
+    struct vole_forward_remote *fr[MAX_FORWARDS];
 };
 
 static int add_spec(struct vole_forward_spec *arr, size_t *n, const char *spec, bool local)
@@ -101,22 +103,23 @@ static void print_banner(struct vole_tunnel *t, const struct vole_conf *conf)
     fprintf(stderr, "\n");
 }
 
-/* Forwarders live until the process exits; the loop owns nothing else of them. */
 static int start_forwards(struct vole_tunnel *t, struct tunnel_args *a)
 {
     char err[256];
 
     for (size_t i = 0; i < a->n_local; i++) {
         const struct vole_forward_spec *f = &a->local[i];
-        if (!vole_forward_local_new(vole_tunnel_stack(t), f->has_bind ? f->bind : NULL, f->listen_port, &f->dst,
-                                    f->port, err, sizeof err)) {
+        a->fl[i] = vole_forward_local_new(vole_tunnel_stack(t), f->has_bind ? f->bind : NULL, f->listen_port,
+                                          &f->dst, f->port, err, sizeof err);
+        if (!a->fl[i]) {
             fprintf(stderr, "vole tunnel: -L %u:%s:%u: %s\n", f->listen_port, f->host, f->port, err);
             return -1;
         }
     }
     for (size_t i = 0; i < a->n_remote; i++) {
         const struct vole_forward_spec *f = &a->remote[i];
-        if (!vole_forward_remote_new(vole_tunnel_stack(t), f->listen_port, f->host, f->port, err, sizeof err)) {
+        a->fr[i] = vole_forward_remote_new(vole_tunnel_stack(t), f->listen_port, f->host, f->port, err, sizeof err);
+        if (!a->fr[i]) {
             fprintf(stderr, "vole tunnel: -R %u:%s:%u: %s\n", f->listen_port, f->host, f->port, err);
             return -1;
         }
@@ -159,6 +162,12 @@ int cmd_tunnel(int argc, char **argv)
     ev_run(loop, 0);
     rc = 0;
 out:
+    for (size_t i = 0; i < a->n_local; i++)
+        if (a->fl[i])
+            vole_forward_local_free(a->fl[i]);
+    for (size_t i = 0; i < a->n_remote; i++)
+        if (a->fr[i])
+            vole_forward_remote_free(a->fr[i]);
     vole_tunnel_free(t);
     vole_conf_free(&conf);
     free(a);

@@ -4,9 +4,6 @@
  * slots of max_datagram bytes; sends are encrypted into an arena of batch
  * slots of the same size. Only a send slot above max_datagram (rare: big-MTU
  * tests) gets its own malloc'd buffer, freed once the datagram has left. */
-/* recvmmsg/sendmmsg/struct mmsghdr are GNU extensions: -std=gnu11 alone does
- * not define _GNU_SOURCE, and it must come before any libc header. */
-#define _GNU_SOURCE
 #include "io/udp.h"
 
 #include <arpa/inet.h>
