@@ -47,9 +47,9 @@ struct parser {
 typedef int (*value_fn)(struct parser *p, char *value);
 
 struct key_def {
-    enum section section;
     const char *name;
     value_fn parse;   /* NULL: a wg-quick key vole does not use (warning only) */
+    enum section section;
     bool is_list;     /* repeats append rather than replace */
 };
 
@@ -371,23 +371,23 @@ static int on_keepalive(struct parser *p, char *value)
 }
 
 static const struct key_def keys[N_KEYS] = {
-    [K_PRIVATE_KEY]   = { SEC_INTERFACE, "PrivateKey", on_private_key, false },
-    [K_ADDRESS]       = { SEC_INTERFACE, "Address", on_address, true },
-    [K_LISTEN_PORT]   = { SEC_INTERFACE, "ListenPort", on_listen_port, false },
-    [K_MTU]           = { SEC_INTERFACE, "MTU", on_mtu, false },
-    [K_DNS]           = { SEC_INTERFACE, "DNS", NULL, true },
-    [K_TABLE]         = { SEC_INTERFACE, "Table", NULL, true },
-    [K_PRE_UP]        = { SEC_INTERFACE, "PreUp", NULL, true },
-    [K_POST_UP]       = { SEC_INTERFACE, "PostUp", NULL, true },
-    [K_PRE_DOWN]      = { SEC_INTERFACE, "PreDown", NULL, true },
-    [K_POST_DOWN]     = { SEC_INTERFACE, "PostDown", NULL, true },
-    [K_SAVE_CONFIG]   = { SEC_INTERFACE, "SaveConfig", NULL, true },
-    [K_FWMARK]        = { SEC_INTERFACE, "FwMark", NULL, true },
-    [K_PUBLIC_KEY]    = { SEC_PEER, "PublicKey", on_public_key, false },
-    [K_PRESHARED_KEY] = { SEC_PEER, "PresharedKey", on_preshared_key, false },
-    [K_ENDPOINT]      = { SEC_PEER, "Endpoint", on_endpoint, false },
-    [K_ALLOWED_IPS]   = { SEC_PEER, "AllowedIPs", on_allowed_ips, true },
-    [K_KEEPALIVE]     = { SEC_PEER, "PersistentKeepalive", on_keepalive, false },
+    [K_PRIVATE_KEY]   = { "PrivateKey", on_private_key, SEC_INTERFACE, false },
+    [K_ADDRESS]       = { "Address", on_address, SEC_INTERFACE, true },
+    [K_LISTEN_PORT]   = { "ListenPort", on_listen_port, SEC_INTERFACE, false },
+    [K_MTU]           = { "MTU", on_mtu, SEC_INTERFACE, false },
+    [K_DNS]           = { "DNS", NULL, SEC_INTERFACE, true },
+    [K_TABLE]         = { "Table", NULL, SEC_INTERFACE, true },
+    [K_PRE_UP]        = { "PreUp", NULL, SEC_INTERFACE, true },
+    [K_POST_UP]       = { "PostUp", NULL, SEC_INTERFACE, true },
+    [K_PRE_DOWN]      = { "PreDown", NULL, SEC_INTERFACE, true },
+    [K_POST_DOWN]     = { "PostDown", NULL, SEC_INTERFACE, true },
+    [K_SAVE_CONFIG]   = { "SaveConfig", NULL, SEC_INTERFACE, true },
+    [K_FWMARK]        = { "FwMark", NULL, SEC_INTERFACE, true },
+    [K_PUBLIC_KEY]    = { "PublicKey", on_public_key, SEC_PEER, false },
+    [K_PRESHARED_KEY] = { "PresharedKey", on_preshared_key, SEC_PEER, false },
+    [K_ENDPOINT]      = { "Endpoint", on_endpoint, SEC_PEER, false },
+    [K_ALLOWED_IPS]   = { "AllowedIPs", on_allowed_ips, SEC_PEER, true },
+    [K_KEEPALIVE]     = { "PersistentKeepalive", on_keepalive, SEC_PEER, false },
 };
 
 static const char *section_name(enum section s)
@@ -545,12 +545,12 @@ static int check_duplicate_peers(struct parser *p)
     struct vole_conf *c = p->c;
     if (c->n_peers < 2)
         return 0;
-    const struct vole_conf_peer **order = calloc(c->n_peers, sizeof(*order));
+    const struct vole_conf_peer **order = calloc(c->n_peers, sizeof(struct vole_conf_peer *));
     if (order == NULL)
         return fail_at(p, 0, "out of memory");
     for (size_t i = 0; i < c->n_peers; i++)
         order[i] = &c->peers[i];
-    qsort(order, c->n_peers, sizeof(*order), peer_cmp);
+    qsort((void *)order, c->n_peers, sizeof(struct vole_conf_peer *), peer_cmp);
     const struct vole_conf_peer *dup = NULL, *first = NULL;
     for (size_t i = 1; i < c->n_peers; i++)
         if (memcmp(order[i - 1]->public_key, order[i]->public_key, 32) == 0 &&

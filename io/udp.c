@@ -226,7 +226,7 @@ static int socket_open(const char *bind_addr, uint16_t port, bool *v6, char *err
 
 static uint16_t socket_port(int fd)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
     struct wg_endpoint ep;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)

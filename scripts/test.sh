@@ -13,6 +13,9 @@ step() { echo; echo "==== $*"; }
 step "build"
 "$top/scripts/build.sh" "$top/build" || exit 1
 
+step "lint (clang-tidy)"
+"$top/scripts/lint.sh" "$top/build" || status=1
+
 step "unit tests"
 (cd "$top/build" && ctest --output-on-failure -j2) || status=1
 

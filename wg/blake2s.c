@@ -53,16 +53,16 @@ static inline void store32_le(uint8_t *p, uint32_t v)
 /* The mixing function G (RFC 7693 §3.1) with BLAKE2s rotations 16/12/8/7. */
 #define G(a, b, c, d, x, y)                    \
     do {                                       \
-        a = a + b + (x); d = rotr32(d ^ a, 16); \
-        c = c + d;       b = rotr32(b ^ c, 12); \
-        a = a + b + (y); d = rotr32(d ^ a, 8);  \
-        c = c + d;       b = rotr32(b ^ c, 7);  \
+        (a) = (a) + (b) + (x); (d) = rotr32((d) ^ (a), 16); \
+        (c) = (c) + (d);       (b) = rotr32((b) ^ (c), 12); \
+        (a) = (a) + (b) + (y); (d) = rotr32((d) ^ (a), 8);  \
+        (c) = (c) + (d);       (b) = rotr32((b) ^ (c), 7);  \
     } while (0)
 
 /* One round with a constant r, so SIGMA lookups fold to fixed indices. */
 #define ROUND(r)                                                      \
     do {                                                              \
-        const uint8_t *z = SIGMA[r];                                  \
+        const uint8_t *z = SIGMA[(r)];                                  \
         G(v[0], v[4], v[8],  v[12], m[z[0]],  m[z[1]]);               \
         G(v[1], v[5], v[9],  v[13], m[z[2]],  m[z[3]]);               \
         G(v[2], v[6], v[10], v[14], m[z[4]],  m[z[5]]);               \
@@ -79,7 +79,7 @@ static void compress(struct wg_blake2s *s, const uint8_t block[64])
     uint32_t m[16], v[16];
 
     for (int i = 0; i < 16; i++)
-        m[i] = load32_le(block + 4 * i);
+        m[i] = load32_le(block + (size_t)4 * i);
     for (int i = 0; i < 8; i++) {
         v[i] = s->h[i];
         v[i + 8] = IV[i];
@@ -170,7 +170,7 @@ void wg_blake2s_final(struct wg_blake2s *s, uint8_t *out)
     s->f[0] = 0xFFFFFFFFu;
     compress(s, s->buf);
     for (int i = 0; i < 8; i++)
-        store32_le(digest + 4 * i, s->h[i]);
+        store32_le(digest + (size_t)4 * i, s->h[i]);
     memcpy(out, digest, s->outlen);
     sodium_memzero(digest, sizeof digest);
     sodium_memzero(s, sizeof *s);
