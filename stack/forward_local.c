@@ -1,4 +1,3 @@
-#define _GNU_SOURCE   /* accept4 */
 /* -L: a kernel listening socket; each accepted connection is carried through
  * the tunnel by a new lwIP connection to dst:dport, then spliced. */
 #include <errno.h>
@@ -127,14 +126,17 @@ static int listen_on(const struct sockaddr_storage *ss, socklen_t sslen, const c
 
 static uint16_t bound_port(int fd)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } u;
+    socklen_t len = sizeof u;
 
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+    memset(&u, 0, sizeof u);
+    if (getsockname(fd, &u.sa, &len) < 0)
         return 0;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(u.sa.sa_family == AF_INET6 ? u.in6.sin6_port : u.in.sin_port);
 }
 
 struct vole_forward_local *vole_forward_local_new(struct vole_stack *s, const char *bind_addr,

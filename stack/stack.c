@@ -2,6 +2,7 @@
  * registry of connections spliced through it. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lwip/pbuf.h"
 
@@ -92,6 +93,21 @@ void vole_stack_set_default(struct vole_stack *s)
 size_t vole_stack_splice_count(const struct vole_stack *s)
 {
     return s->n_splices;
+}
+
+void vole_stack_splice_stats(const struct vole_stack *s, struct vole_splice_stats *max)
+{
+    memset(max, 0, sizeof *max);
+    for (struct vole_link *l = s->splices; l; l = l->next) {
+        struct vole_splice_stats st;
+        vole_splice_get_stats(vole_splice_from_link(l), &st);
+        if (st.to_kernel_bytes > max->to_kernel_bytes)
+            max->to_kernel_bytes = st.to_kernel_bytes;
+        if (st.to_kernel_pbufs > max->to_kernel_pbufs)
+            max->to_kernel_pbufs = st.to_kernel_pbufs;
+        if (st.to_lwip_bytes > max->to_lwip_bytes)
+            max->to_lwip_bytes = st.to_lwip_bytes;
+    }
 }
 
 void vole_stack_splice_add(struct vole_stack *s, struct vole_link *l)

@@ -30,18 +30,20 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "stack/pbuf_queue.h"
 #include "stack/runtime.h"
 #include "stack/stack_priv.h"
 #include "stack/tcp_splice.h"
 
-#define VOLE_SPLICE_READ_CHUNK  (64 * 1024)
+#define VOLE_SPLICE_READ_CHUNK  ((size_t)64 * 1024)
 /* Bytes read from one socket per readiness event, so one busy connection
  * cannot starve the others in the same loop iteration. */
-#define VOLE_SPLICE_READ_BUDGET (512 * 1024)
+#define VOLE_SPLICE_READ_BUDGET ((size_t)512 * 1024)
 /* Queue cap in pbufs: TCP_WND caps the bytes, but a peer sending tiny
- * segments would make each byte cost a whole pbuf. Beyond the cap the recv
- * callback refuses data; lwIP keeps it and offers it again later. */
-#define VOLE_SPLICE_MAX_PBUFS   4096
+ * segments would make each byte cost a whole pbuf. Segments of 512 bytes or
+ * more never reach this cap; beyond it the recv callback refuses data, which
+ * lwIP keeps and offers again from its timer. */
+#define VOLE_SPLICE_MAX_PBUFS   (TCP_WND / 512 > 64 ? TCP_WND / 512 : 64)
 #define VOLE_SPLICE_IOV         64
 /* Hysteresis: once paused, reading resumes only when this much send buffer is
  * free, so a full buffer does not cost one wakeup per ACK. */
@@ -56,10 +58,7 @@ struct vole_splice {
     int fd;                     /* -1 once the kernel side is closed */
     ev_io rd, wr;
 
-    /* lwIP -> kernel: pbufs linked by ->next (tot_len is not maintained:
-     * a u16 cannot describe a window's worth of data). */
-    struct pbuf *q_head, *q_tail;
-    size_t q_bytes, q_pbufs;
+    struct vole_pbuf_queue q;   /* lwIP -> kernel, not yet written */
 
     /* kernel -> lwIP: bytes read but not yet accepted by tcp_write. */
     uint8_t *stash;
@@ -74,8 +73,6 @@ struct vole_splice {
 
 /* One thread, and data is copied into lwIP before the next read. */
 static uint8_t read_buf[VOLE_SPLICE_READ_CHUNK];
-
-static void pump(struct vole_splice *sp);
 
 struct vole_splice *vole_splice_from_link(struct vole_link *l)
 {
@@ -117,23 +114,11 @@ static void close_fd(struct vole_splice *sp, bool reset)
     sp->fd = -1;
 }
 
-static void queue_free(struct vole_splice *sp)
-{
-    while (sp->q_head) {
-        struct pbuf *q = sp->q_head;
-        sp->q_head = q->next;
-        q->next = NULL;
-        pbuf_free(q);
-    }
-    sp->q_tail = NULL;
-    sp->q_bytes = sp->q_pbufs = 0;
-}
-
 static void splice_free(struct vole_splice *sp)
 {
     vole_runtime_unmark(&sp->flush);
     vole_stack_splice_del(sp->stack, &sp->reg);
-    queue_free(sp);
+    vole_pbuf_queue_clear(&sp->q);
     free(sp->stash);
     free(sp);
 }
@@ -153,21 +138,6 @@ void vole_splice_reset(struct vole_splice *sp)
 
 /* ---- lwIP -> kernel ---------------------------------------------------- */
 
-static void queue_append(struct vole_splice *sp, struct pbuf *p)
-{
-    struct pbuf *last = p;
-
-    while (last->next)
-        last = last->next;
-    if (sp->q_tail)
-        sp->q_tail->next = p;
-    else
-        sp->q_head = p;
-    sp->q_tail = last;
-    sp->q_bytes += p->tot_len;
-    sp->q_pbufs += pbuf_clen(p);
-}
-
 /* Re-open lwIP's window for bytes that reached the kernel; tcp_recved takes
  * a u16, so a large write is credited in pieces. */
 static void credit_window(struct vole_splice *sp, size_t n)
@@ -179,54 +149,25 @@ static void credit_window(struct vole_splice *sp, size_t n)
     }
 }
 
-static void queue_consume(struct vole_splice *sp, size_t n)
+/* n bytes reached the kernel. */
+static void consumed(struct vole_splice *sp, size_t n)
 {
-    size_t left = n;
-
-    while (sp->q_head && (left || sp->q_head->len == 0)) {
-        struct pbuf *q = sp->q_head;
-        if (left < q->len) {
-            pbuf_remove_header(q, left);
-            break;
-        }
-        left -= q->len;
-        sp->q_head = q->next;
-        q->next = NULL;
-        pbuf_free(q);
-        sp->q_pbufs--;
-    }
-    if (!sp->q_head)
-        sp->q_tail = NULL;
-    sp->q_bytes -= n;
+    vole_pbuf_queue_pop(&sp->q, n);
     credit_window(sp, n);
-}
-
-static int build_iov(const struct vole_splice *sp, struct iovec *iov)
-{
-    int n = 0;
-
-    for (struct pbuf *q = sp->q_head; q && n < VOLE_SPLICE_IOV; q = q->next) {
-        if (!q->len)
-            continue;
-        iov[n].iov_base = q->payload;
-        iov[n].iov_len = q->len;
-        n++;
-    }
-    return n;
 }
 
 /* false: the splice was reset and freed. */
 static bool flush_to_kernel(struct vole_splice *sp)
 {
-    while (sp->q_bytes) {
+    while (sp->q.bytes) {
         struct iovec iov[VOLE_SPLICE_IOV];
         struct msghdr mh = { .msg_iov = iov };
         ssize_t n;
 
-        mh.msg_iovlen = (size_t)build_iov(sp, iov);
+        mh.msg_iovlen = (size_t)vole_pbuf_queue_iov(&sp->q, iov, VOLE_SPLICE_IOV);
         n = sendmsg(sp->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0) {
-            queue_consume(sp, (size_t)n);
+            consumed(sp, (size_t)n);
             continue;
         }
         if (errno == EINTR)
@@ -238,7 +179,7 @@ static bool flush_to_kernel(struct vole_splice *sp)
         vole_splice_reset(sp);
         return false;
     }
-    queue_consume(sp, 0);   /* drop zero-length leftovers */
+    vole_pbuf_queue_pop(&sp->q, 0);   /* drop zero-length leftovers */
     return true;
 }
 
@@ -255,9 +196,9 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     if (err != ERR_OK) {   /* not produced by lwIP 2.2; never drop silently */
         return ERR_VAL;
     }
-    if (sp->q_pbufs + pbuf_clen(p) > VOLE_SPLICE_MAX_PBUFS)
+    if (sp->q.pbufs + pbuf_clen(p) > VOLE_SPLICE_MAX_PBUFS)
         return ERR_MEM;    /* lwIP keeps p as refused data and retries */
-    queue_append(sp, p);
+    vole_pbuf_queue_push(&sp->q, p);
     mark(sp);
     return ERR_OK;
 }
@@ -440,7 +381,7 @@ static void finish_fd_connect(struct vole_splice *sp)
     }
     sp->fd_connecting = false;
     ev_io_stop(sp->stack->loop, &sp->wr);
-    pump(sp);
+    mark(sp);
 }
 
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
@@ -459,7 +400,7 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     ev_io_stop(loop, w);
-    pump(sp);
+    mark(sp);   /* write the queue from the prepare flush, with the others */
 }
 
 /* ---- the per-iteration pump -------------------------------------------- */
@@ -473,7 +414,7 @@ static void release_pcb(struct vole_splice *sp)
 
     /* Queued bytes will still reach the kernel; crediting them now keeps
      * tcp_close from answering "unread data" with a RST. */
-    credit_window(sp, sp->q_bytes);
+    credit_window(sp, sp->q.bytes);
     sp->pcb = NULL;
     detach_pcb(pcb);
     if (tcp_close(pcb) != ERR_OK)
@@ -486,7 +427,7 @@ static bool pump_kernel_side(struct vole_splice *sp)
         return true;
     if (!ev_is_active(&sp->wr) && !flush_to_kernel(sp))
         return false;
-    if (sp->l_eof && !sp->q_bytes && !sp->k_tx_shut) {
+    if (sp->l_eof && !sp->q.bytes && !sp->k_tx_shut) {
         shutdown(sp->fd, SHUT_WR);
         sp->k_tx_shut = true;
     }
@@ -586,7 +527,7 @@ err_t vole_splice_connect(struct vole_splice *sp, const ip_addr_t *dst, uint16_t
 
 void vole_splice_get_stats(const struct vole_splice *sp, struct vole_splice_stats *st)
 {
-    st->to_kernel_bytes = sp->q_bytes;
-    st->to_kernel_pbufs = sp->q_pbufs;
+    st->to_kernel_bytes = sp->q.bytes;
+    st->to_kernel_pbufs = sp->q.pbufs;
     st->to_lwip_bytes = sp->stash_len;
 }

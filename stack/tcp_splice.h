@@ -43,5 +43,7 @@ struct vole_splice_stats {
     size_t to_lwip_bytes;     /* read from fd, not yet accepted by tcp_write */
 };
 void vole_splice_get_stats(const struct vole_splice *sp, struct vole_splice_stats *st);
+/* Each field: the largest value over the stack's live splices. */
+void vole_stack_splice_stats(const struct vole_stack *s, struct vole_splice_stats *max);
 
 #endif
