@@ -109,7 +109,7 @@ run_vole() {
 		log "no vole binary at $VOLE: vole rows are n/a"
 		return 1
 	fi
-	spawn pid "$TMPD/vole.log" run_unpriv "$NSV" "$VOLE" tunnel -c "$TMPD/vole.conf" \
+	spawn pid "$TMPD/vole.log" run_unpriv "$NSV" "$VOLE" tunnel -v -c "$TMPD/vole.conf" \
 		-L 127.0.0.1:15201:198.19.0.1:5201 -R 5201:127.0.0.1:5202
 	spawn LOC_IPERF "$TMPD/iperf3-vole.log" nsx "$NSV" iperf3 -s -B 127.0.0.1 -p 5202
 	if ! wait_for 10 udp_bound "$NSV" 51821 || ! wait_for 10 tcp_listening "$NSV" 15201; then
@@ -124,6 +124,8 @@ run_vole() {
 	iperf vole_R_down "$NSS" 198.19.0.3 5201 -R
 	stop_pid "$pid"
 	stop_pid "$LOC_IPERF"
+	log "vole's counters:"
+	grep -E "udp:|drops" "$TMPD/vole.log" | sed 's/^/#   /' >&2
 }
 
 ratio() {

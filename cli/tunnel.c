@@ -160,6 +160,8 @@ int cmd_tunnel(int argc, char **argv)
     print_banner(t, &conf);
     cli_stop_on_signals(loop);
     ev_run(loop, 0);
+    if (a->verbose)
+        vole_tunnel_log_stats(t);
     rc = 0;
 out:
     for (size_t i = 0; i < a->n_local; i++)

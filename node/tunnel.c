@@ -354,3 +354,30 @@ struct vole_stack *vole_tunnel_stack(struct vole_tunnel *t) { return t->stack; }
 struct wg_device *vole_tunnel_device(struct vole_tunnel *t) { return t->dev; }
 struct vole_udp *vole_tunnel_udp(struct vole_tunnel *t) { return t->udp; }
 uint16_t vole_tunnel_listen_port(const struct vole_tunnel *t) { return vole_udp_local_port(t->udp); }
+
+void vole_tunnel_log_stats(struct vole_tunnel *t)
+{
+    const struct vole_udp_stats *u = vole_udp_stats(t->udp);
+    const struct wg_device_stats *d = wg_device_stats(t->dev);
+    const struct { const char *name; uint64_t v; } drops[] = {
+        { "short", d->rx_short }, { "unknown type", d->rx_unknown_type }, { "bad mac1", d->rx_bad_mac1 },
+        { "cookie sent", d->rx_cookie_sent }, { "rate-limited", d->rx_ratelimited },
+        { "bad handshake", d->rx_handshake_invalid }, { "bad cookie", d->rx_cookie_invalid },
+        { "unknown index", d->rx_unknown_index }, { "expired key", d->rx_key_expired },
+        { "decrypt failed", d->rx_decrypt_failed }, { "replay", d->rx_replay }, { "bad inner packet", d->rx_bad_inner },
+        { "source not allowed", d->rx_not_allowed }, { "no buffer", d->rx_alloc_failed },
+        { "no route (tx)", d->tx_no_route }, { "no endpoint (tx)", d->tx_no_endpoint },
+        { "staged overflow (tx)", d->tx_staged_dropped }, { "no send slot (tx)", d->tx_slot_failed },
+        { "too big (tx)", d->tx_too_big },
+    };
+
+    logf_(t, "udp: rx %llu datagrams in %llu syscalls, tx %llu datagrams in %llu syscalls; "
+             "tx errors %llu, tx dropped %llu, rx truncated %llu, rx errors %llu",
+          (unsigned long long)u->rx_datagrams, (unsigned long long)u->rx_syscalls,
+          (unsigned long long)u->tx_datagrams, (unsigned long long)u->tx_syscalls,
+          (unsigned long long)u->tx_errors, (unsigned long long)u->tx_dropped,
+          (unsigned long long)u->rx_dropped, (unsigned long long)u->rx_errors);
+    for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++)
+        if (drops[i].v)
+            logf_(t, "wireguard drops, %s: %llu", drops[i].name, (unsigned long long)drops[i].v);
+}

@@ -36,6 +36,9 @@ struct vole_udp *vole_tunnel_udp(struct vole_tunnel *t);
 uint16_t vole_tunnel_listen_port(const struct vole_tunnel *t);
 uint64_t vole_now_ns(void);
 
+/* Writes the socket counters and every non-zero drop counter through opt->log. */
+void vole_tunnel_log_stats(struct vole_tunnel *t);
+
 /* Format an endpoint as "198.18.0.1:51820" or "[fd00::1]:51820". */
 void vole_endpoint_format(char *buf, size_t len, const struct wg_endpoint *ep);
 

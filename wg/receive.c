@@ -179,6 +179,7 @@ static void receive_data(struct wg_device *dev, const struct wg_endpoint *src, c
     struct wg_keypair *kp;
     struct wg_peer *peer;
     void *handle = NULL;
+    bool confirmed;
     uint8_t *pt;
 
     if (!e || e->kind != WG_INDEX_KEYPAIR) {
@@ -211,20 +212,25 @@ static void receive_data(struct wg_device *dev, const struct wg_endpoint *src, c
     }
     peer = kp->peer;
     set_endpoint(peer, src);
-    if (wg_keypairs_received_with(&peer->keypairs, &dev->index, kp)) {
+    confirmed = wg_keypairs_received_with(&peer->keypairs, &dev->index, kp);
+    if (confirmed) {
         wg_timers_handshake_complete(peer, now);
         wg_emit(peer, WG_EV_HANDSHAKE_COMPLETE);
-        wg_send_staged(peer, now);
     }
-    keep_key_fresh_receive(peer, now);
     peer->rx_bytes += len;
     wg_timers_any_authenticated_packet_received(peer);
     wg_timers_any_authenticated_packet_traversal(peer, now);
-    if (ptlen == 0) {                     /* a keepalive */
+    if (ptlen == 0)                       /* a keepalive */
         dev->sink.rx_discard(dev->sink.ctx, handle);
-        return;
-    }
-    deliver(dev, peer, pt, ptlen, handle, now);
+    else
+        deliver(dev, peer, pt, ptlen, handle, now);
+    /* What this packet makes us send leaves after its receive-side timer
+     * updates, as the kernel's asynchronous sends do. Sent before them, the
+     * released packets' new-handshake timer would be deleted again and
+     * data_received would add a needless keepalive. */
+    if (confirmed)
+        wg_send_staged(peer, now);
+    keep_key_fresh_receive(peer, now);
 }
 
 void wg_device_receive(struct wg_device *dev, const struct wg_endpoint *src, uint8_t *buf, size_t len,

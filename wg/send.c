@@ -236,6 +236,12 @@ int wg_device_send(struct wg_device *dev, struct wg_peer *peer, const struct wg_
     size_t len = iov_total(iov, iovcnt);
     struct wg_keypair *kp;
 
+    /* Refused before staging: a packet that can never be encrypted would
+     * stay at the head of the staged queue and block the peer for good. */
+    if (WG_DATA_OVERHEAD + len + padding_for(len, dev->mtu) > 65535) {
+        dev->stats.tx_too_big++;
+        return -1;
+    }
     /* Fast path: nothing waiting and a usable session. */
     if (peer->staged.count == 0 && (kp = sending_keypair(peer, now)) != NULL) {
         if (!encrypt_and_send(peer, kp, iov, iovcnt, len, now))

@@ -85,6 +85,8 @@ static void expired_retransmit_handshake(struct wg_peer *peer, uint64_t now)
     if (peer->handshake_attempts > WG_MAX_TIMER_HANDSHAKES) {
         /* Give up: drop what waited for this handshake, forget the keys later. */
         del_timer(peer, WG_TIMER_SEND_KEEPALIVE);
+        /* Counted like the kernel's purge (tx_dropped += queue length). */
+        peer->dev->stats.tx_staged_dropped += peer->staged.count;
         wg_staged_purge(&peer->staged);
         if (!pending(peer, WG_TIMER_ZERO_KEY_MATERIAL))
             mod_timer(peer, WG_TIMER_ZERO_KEY_MATERIAL, now + WG_REJECT_AFTER_TIME * 3);

@@ -97,6 +97,13 @@
 #define LWIP_TCP_KEEPALIVE         1
 #define TCP_LISTEN_BACKLOG         1
 #define LWIP_TCP_RTO_TIME          1000  /* initial RTO; 3 s is too slow on a LAN */
+/* lwIP counts the RTO in slow-timer ticks (2 x this interval). At the default
+ * 250 ms a lost segment that fast retransmit misses stalls a connection for
+ * 0.5-1.5 s, and lwIP's Reno recovery misses many (no SACK, and dupacks that
+ * carry a window update, as Linux receivers send, are not counted). 10 ms ticks
+ * make those stalls ~25x shorter; the timer only runs while connections exist.
+ * Measured vole -> wireguard-go: 0.1 Gbit/s at 250 ms, 0.3-0.5 at 25 ms, 0.55-0.6 at 10 ms. */
+#define TCP_TMR_INTERVAL           10
 /* Random initial sequence numbers (stack/): lwIP's default is a global
  * counter starting at 6510 plus tcp_ticks, i.e. guessable. LWIP_RAND is
  * libsodium's randombytes_random (arch/cc.h). */
