@@ -103,17 +103,6 @@ static ssize_t read_stdin(char *buf, size_t cap)
     return (ssize_t)len;
 }
 
-/* Trims ASCII whitespace in place; returns the start of the trimmed text. */
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
 int cmd_pubkey(int argc, char **argv)
 {
     int done = check_args(argc, argv, PUBKEY_USAGE);
@@ -126,7 +115,7 @@ int cmd_pubkey(int argc, char **argv)
     ssize_t len = read_stdin(buf, sizeof(buf));
     /* A NUL byte would hide whatever follows it from the string functions. */
     if (len < 0 || memchr(buf, '\0', (size_t)len) != NULL ||
-        vole_key_from_base64(priv, trim(buf)) != 0) {
+        vole_key_from_text(priv, buf) != 0) {
         fputs("vole pubkey: stdin does not hold a base64 WireGuard key\n", stderr);
         goto out;
     }

@@ -1,5 +1,6 @@
 #include "conf/key.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -66,4 +67,14 @@ void vole_key_public(uint8_t pub[VOLE_KEY_LEN], const uint8_t priv[VOLE_KEY_LEN]
      * group order), but the result is checked rather than trusted. */
     if (crypto_scalarmult_base(pub, priv) != 0)
         sodium_memzero(pub, VOLE_KEY_LEN);
+}
+
+int vole_key_from_text(uint8_t out[32], char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return vole_key_from_base64(out, s);
 }

@@ -15,6 +15,9 @@
 int vole_key_from_base64(uint8_t out[VOLE_KEY_LEN], const char *s);
 
 /* Always writes 44 chars + NUL. */
+/* As vole_key_from_base64, after trimming surrounding ASCII whitespace from s in place
+ * (a key read from a file or stdin ends with a newline). */
+int vole_key_from_text(uint8_t out[32], char *s);
 void vole_key_to_base64(char out[VOLE_KEY_B64_LEN], const uint8_t key[VOLE_KEY_LEN]);
 
 /* A random private key, clamped as `wg genkey` does, so the text it prints is

@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/hex.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -19,19 +21,6 @@
 
 static const char CONSTRUCTION[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 static const char IDENTIFIER[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
-
-static size_t unhex(uint8_t *out, size_t cap, const char *hex)
-{
-    size_t n = strlen(hex) / 2;
-    assert_int_equal(strlen(hex) % 2, 0);
-    assert_true(n <= cap);
-    for (size_t i = 0; i < n; i++) {
-        unsigned b;
-        assert_int_equal(sscanf(hex + 2 * i, "%2x", &b), 1);
-        out[i] = (uint8_t)b;
-    }
-    return n;
-}
 
 static void seq(uint8_t *out, size_t len)
 {
