@@ -2,7 +2,6 @@
 #include "cli/commands.h"
 #include "conf/key.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
