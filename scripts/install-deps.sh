@@ -6,12 +6,12 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential cmake pkg-config dpkg-dev xz-utils debian-archive-keyring
   libsodium-dev libev-dev libmbedtls-dev libjansson-dev libhttp-parser-dev
-  libwslay-dev libpcap-dev libcmocka-dev
+  libwslay-dev libpcap-dev libcmocka-dev zlib1g-dev
 )
 # Real peers and tools the tests and benchmarks drive.
 TEST_PKGS=(
   wireguard-go wireguard-tools iperf3 iproute2 nftables util-linux procps
-  socat tcpdump python3 clang iputils-ping
+  socat tcpdump python3 clang iputils-ping coturn stun-client
 )
 
 want=("${BUILD_PKGS[@]}")
