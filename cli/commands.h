@@ -9,5 +9,7 @@ int cmd_genkey(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
 int cmd_tunnel(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
+int cmd_stun(int argc, char **argv);
+int cmd_netcheck(int argc, char **argv);
 
 #endif

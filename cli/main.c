@@ -14,6 +14,8 @@ struct command {
 static const struct command COMMANDS[] = {
     { "tunnel", cmd_tunnel, "run a WireGuard tunnel from a wg-quick config, with TCP forwards" },
     { "ping", cmd_ping, "ping an address through a WireGuard tunnel" },
+    { "stun", cmd_stun, "run a STUN server (binding requests over UDP)" },
+    { "netcheck", cmd_netcheck, "probe STUN servers: UDP, public address, NAT mapping behaviour" },
     { "genkey", cmd_genkey, "print a new private key" },
     { "pubkey", cmd_pubkey, "read a private key on stdin, print its public key" },
 };

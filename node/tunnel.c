@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "io/udp.h"
+#include "node/classify.h"
 #include "lwip/pbuf.h"
 #include "stack/stack.h"
 
@@ -26,6 +27,8 @@ struct vole_tunnel {
     ev_prepare rearm;            /* re-arms wg_timer once per loop iteration */
     uint64_t armed_deadline;
     uint8_t *flat;               /* scratch for over-long pbuf chains */
+    uint64_t stun_unclaimed;     /* STUN with no on_stun handler */
+    uint64_t disco_dropped;      /* disco before disco is implemented */
     struct vole_tunnel_options opt;
 };
 
@@ -186,10 +189,25 @@ static void on_rearm(struct ev_loop *loop, ev_prepare *w, int revents)
     ev_timer_start(loop, &t->wg_timer);
 }
 
+/* One socket carries STUN, disco and WireGuard (tailscale-wire.md §3.3). */
 static void on_datagram(void *ctx, const struct wg_endpoint *src, uint8_t *buf, size_t len)
 {
     struct vole_tunnel *t = ctx;
-    wg_device_receive(t->dev, src, buf, len, vole_now_ns());
+
+    switch (vole_classify(buf, len)) {
+    case VOLE_PKT_STUN:
+        if (t->opt.on_stun)
+            t->opt.on_stun(t->opt.stun_ctx, src, buf, len);
+        else
+            t->stun_unclaimed++;
+        return;
+    case VOLE_PKT_DISCO:
+        t->disco_dropped++;   /* disco comes with path discovery (issue #5) */
+        return;
+    case VOLE_PKT_WIREGUARD:
+        wg_device_receive(t->dev, src, buf, len, vole_now_ns());
+        return;
+    }
 }
 
 /* ---- construction ---- */
@@ -377,6 +395,9 @@ void vole_tunnel_log_stats(struct vole_tunnel *t)
           (unsigned long long)u->tx_datagrams, (unsigned long long)u->tx_syscalls,
           (unsigned long long)u->tx_errors, (unsigned long long)u->tx_dropped,
           (unsigned long long)u->rx_dropped, (unsigned long long)u->rx_errors);
+    if (t->stun_unclaimed || t->disco_dropped)
+        logf_(t, "shared socket: %llu STUN messages nobody asked for, %llu disco messages dropped",
+              (unsigned long long)t->stun_unclaimed, (unsigned long long)t->disco_dropped);
     for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++)
         if (drops[i].v)
             logf_(t, "wireguard drops, %s: %llu", drops[i].name, (unsigned long long)drops[i].v);

@@ -23,6 +23,10 @@ struct vole_tunnel_options {
     bool ephemeral_port_fallback;  /* ListenPort busy: bind a random port instead of failing */
     void (*log)(void *ctx, const char *msg);   /* optional: warnings and notices */
     void *log_ctx;
+    /* Optional: STUN messages arriving on the tunnel's shared socket (netcheck
+     * answers, or requests when the node serves STUN). Without it they are counted. */
+    void (*on_stun)(void *ctx, const struct wg_endpoint *src, uint8_t *buf, size_t len);
+    void *stun_ctx;
 };
 
 /* NULL with err set: an unresolvable endpoint, a port in use, an unusable config. */

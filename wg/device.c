@@ -17,7 +17,7 @@ struct wg_device *wg_device_new(const uint8_t private_key[WG_KEY_LEN], uint16_t 
         return NULL;
     wg_noise_identity_init(&dev->id, private_key);
     wg_cookie_checker_init(&dev->cookie, dev->id.public_key);
-    wg_ratelimit_init(&dev->ratelimit);
+    wg_ratelimit_init(&dev->ratelimit, WG_RATELIMIT_PER_SEC, WG_RATELIMIT_BURST);
     wg_allowedips_init(&dev->allowedips);
     dev->sink = *sink;
     dev->mtu = mtu;

@@ -3,14 +3,14 @@
 #include <sodium.h>
 #include <string.h>
 
-#define PACKET_COST (1000000000ull / WG_RATELIMIT_PER_SEC)
-#define TOKEN_MAX (PACKET_COST * WG_RATELIMIT_BURST)
 #define PROBES 8
 
-void wg_ratelimit_init(struct wg_ratelimit *r)
+void wg_ratelimit_init(struct wg_ratelimit *r, uint32_t per_sec, uint32_t burst)
 {
     memset(r->slots, 0, sizeof r->slots);
     randombytes_buf(r->hash_key, sizeof r->hash_key);
+    r->packet_cost = 1000000000ull / (per_sec ? per_sec : 1);
+    r->token_max = r->packet_cost * (burst ? burst : 1);
 }
 
 static void source_key(uint8_t key[9], const struct wg_endpoint *src)
@@ -33,11 +33,11 @@ bool wg_ratelimit_allow(struct wg_ratelimit *r, const struct wg_endpoint *src, u
         struct wg_ratelimit_slot *s = &r->slots[(h + i) % WG_RATELIMIT_SLOTS];
         if (s->last && memcmp(s->key, key, sizeof key) == 0) {
             uint64_t t = s->tokens + (now - s->last);
-            s->tokens = t > TOKEN_MAX ? TOKEN_MAX : t;
+            s->tokens = t > r->token_max ? r->token_max : t;
             s->last = now;
-            if (s->tokens < PACKET_COST)
+            if (s->tokens < r->packet_cost)
                 return false;
-            s->tokens -= PACKET_COST;
+            s->tokens -= r->packet_cost;
             return true;
         }
         if (!victim || s->last < victim->last)
@@ -45,6 +45,6 @@ bool wg_ratelimit_allow(struct wg_ratelimit *r, const struct wg_endpoint *src, u
     }
     memcpy(victim->key, key, sizeof key);
     victim->last = now ? now : 1;
-    victim->tokens = TOKEN_MAX - PACKET_COST;
+    victim->tokens = r->token_max - r->packet_cost;
     return true;
 }

@@ -1,6 +1,8 @@
-/* Per-source handshake rate limit applied under load: 20 per second with a
- * burst of 5 per IPv4 address or IPv6 /64 (kernel ratelimiter.c). A fixed table,
- * so a flood of sources costs no memory: the oldest slot in a probe run is reused. */
+/* Per-source token bucket, keyed by IPv4 address or IPv6 /64. Each instance
+ * has its own rate and burst: WireGuard handshakes under load use the kernel's
+ * 20 per second with a burst of 5 (ratelimiter.c); the STUN server uses its
+ * own. A fixed table, so a flood of sources costs no memory: the oldest slot
+ * in a probe run is reused. */
 #ifndef VOLE_WG_RATELIMIT_H
 #define VOLE_WG_RATELIMIT_H
 
@@ -10,6 +12,7 @@
 #include "wg/endpoint.h"
 
 #define WG_RATELIMIT_SLOTS 4096
+/* The handshake limits, passed by wg/device.c. */
 #define WG_RATELIMIT_PER_SEC 20
 #define WG_RATELIMIT_BURST 5
 
@@ -22,9 +25,13 @@ struct wg_ratelimit_slot {
 struct wg_ratelimit {
     struct wg_ratelimit_slot slots[WG_RATELIMIT_SLOTS];
     uint8_t hash_key[16];
+    uint64_t packet_cost;  /* ns of credit one packet takes: 1 s / per_sec */
+    uint64_t token_max;    /* packet_cost * burst */
 };
 
-void wg_ratelimit_init(struct wg_ratelimit *r);
+/* per_sec and burst are at least 1 (0 is taken as 1). libsodium must be
+ * initialised (the hash key comes from randombytes). */
+void wg_ratelimit_init(struct wg_ratelimit *r, uint32_t per_sec, uint32_t burst);
 bool wg_ratelimit_allow(struct wg_ratelimit *r, const struct wg_endpoint *src, uint64_t now);
 
 #endif

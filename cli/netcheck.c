@@ -1,0 +1,449 @@
+/* vole netcheck --stun HOST:PORT [--stun HOST:PORT]... [-o text|json] [-v]
+ * The STUN phase of a netcheck from one UDP socket, as the node would run it:
+ * resolve the servers (bounded), probe them with stun/probe, print the report. */
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "diag/netcheck.h"
+#include "io/udp.h"
+#include "node/tunnel.h"
+#include "stun/probe.h"
+
+static const char USAGE[] =
+    "usage: vole netcheck --stun HOST:PORT [--stun HOST:PORT]... [-o text|json] [-v]\n"
+    "\n"
+    "Sends STUN binding requests to each server from one UDP socket and reports\n"
+    "whether UDP works, this host's public IPv4/IPv6 address:port, and whether\n"
+    "the NAT maps differently per destination (MappingVariesByDestIP).\n"
+    "\n"
+    "  -s, --stun HOST:PORT  a STUN server: a.b.c.d:port, [v6]:port, or name:port\n"
+    "                        (every address of a name is probed); the port\n"
+    "                        defaults to 3478. Repeatable.\n"
+    "  -o, --output FORMAT   text (default) or json\n"
+    "  -v, --verbose         log each request and response on stderr\n"
+    "\n"
+    "Finishes within about 5 s (2 s for name resolution, 3 s for STUN).\n"
+    "Exit status 0 when a report was printed (even one saying UDP is blocked),\n"
+    "1 on errors, 2 on usage errors.\n";
+
+#define NETCHECK_MAX_SPECS 16
+#define NETCHECK_RESOLVE_NS 2000000000ull   /* DNS must not eat the run */
+#define NETCHECK_MARGIN_NS 500000000ull     /* beyond the STUN phase, in case of a bug */
+#define STUN_DEFAULT_PORT "3478"
+
+struct netcheck_args {
+    const char *specs[NETCHECK_MAX_SPECS];
+    size_t n_specs;
+    bool json, verbose;
+};
+
+struct netcheck_run {
+    const struct netcheck_args *a;
+    struct ev_loop *loop;
+    struct vole_udp *udp;
+    struct stun_prober prober;
+    ev_timer timer;
+    uint64_t hard_end;
+};
+
+/* ---- arguments ---- */
+
+static int parse_output(const char *v, struct netcheck_args *a)
+{
+    if (strcmp(v, "json") == 0)
+        a->json = true;
+    else if (strcmp(v, "text") == 0)
+        a->json = false;
+    else {
+        fprintf(stderr, "vole netcheck: -o: \"%s\" is neither text nor json\n", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int add_spec(struct netcheck_args *a, const char *v)
+{
+    if (a->n_specs == NETCHECK_MAX_SPECS) {
+        fprintf(stderr, "vole netcheck: at most %d --stun servers\n", NETCHECK_MAX_SPECS);
+        return -1;
+    }
+    a->specs[a->n_specs++] = v;
+    return 0;
+}
+
+/* 0 to go on, 1 after --help, -1 on a usage error. */
+static int parse_args(int argc, char **argv, struct netcheck_args *a)
+{
+    static const struct option opts[] = {
+        { "stun", required_argument, NULL, 's' }, { "output", required_argument, NULL, 'o' },
+        { "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":s:o:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': if (add_spec(a, optarg) < 0) return -1; break;
+        case 'o': if (parse_output(optarg, a) < 0) return -1; break;
+        case 'v': a->verbose = true; break;
+        case 'h': fputs(USAGE, stdout); return 1;
+        case ':': fprintf(stderr, "vole netcheck: flag %s needs a value\n", argv[optind - 1]); return -1;
+        default: fprintf(stderr, "vole netcheck: unknown flag %s\n%s", argv[optind - 1], USAGE); return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "vole netcheck: unexpected argument \"%s\"\n%s", argv[optind], USAGE);
+        return -1;
+    }
+    if (a->n_specs == 0) {
+        fprintf(stderr, "vole netcheck: at least one --stun HOST:PORT is needed "
+                        "(DERP regions come with vole server)\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- HOST:PORT ---- */
+
+struct host_port {
+    char host[256];
+    char port[6];
+};
+
+static int set_port(struct host_port *hp, const char *spec, const char *p)
+{
+    char *end;
+    long n = strtol(p, &end, 10);
+    if (*p < '0' || *p > '9' || *end != '\0' || n < 1 || n > 65535) {
+        fprintf(stderr, "vole netcheck: --stun %s: \"%s\" is not a port (1-65535)\n", spec, p);
+        return -1;
+    }
+    snprintf(hp->port, sizeof hp->port, "%ld", n);
+    return 0;
+}
+
+static int set_host(struct host_port *hp, const char *spec, const char *h, size_t len)
+{
+    if (len == 0 || len >= sizeof hp->host) {
+        fprintf(stderr, "vole netcheck: --stun %s: no usable host\n", spec);
+        return -1;
+    }
+    memcpy(hp->host, h, len);
+    hp->host[len] = '\0';
+    return 0;
+}
+
+/* "[v6]:port", "[v6]", "host:port", "host". A bare IPv6 address is refused:
+ * in "fd00::1:3478" nobody can tell where the address ends. */
+static int split_host_port(const char *spec, struct host_port *hp)
+{
+    const char *colon;
+
+    snprintf(hp->port, sizeof hp->port, "%s", STUN_DEFAULT_PORT);
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || (close[1] != '\0' && close[1] != ':')) {
+            fprintf(stderr, "vole netcheck: --stun %s: expected [IPv6]:PORT\n", spec);
+            return -1;
+        }
+        if (set_host(hp, spec, spec + 1, (size_t)(close - spec - 1)) < 0)
+            return -1;
+        return close[1] == ':' ? set_port(hp, spec, close + 2) : 0;
+    }
+    colon = strchr(spec, ':');
+    if (colon && strchr(colon + 1, ':')) {
+        fprintf(stderr, "vole netcheck: --stun %s: put an IPv6 address in brackets: [ADDRESS]:PORT\n",
+                spec);
+        return -1;
+    }
+    if (set_host(hp, spec, spec, colon ? (size_t)(colon - spec) : strlen(spec)) < 0)
+        return -1;
+    return colon ? set_port(hp, spec, colon + 1) : 0;
+}
+
+/* ---- resolution: every spec at once, with a deadline ---- */
+
+/* getaddrinfo_a so that a dead DNS server costs 2 s, not the resolver's
+ * retries. The requests live on the heap: one that cannot be cancelled is
+ * still being written by glibc's helper thread, so it is left allocated. */
+struct resolve_req {
+    struct host_port hp;
+    struct addrinfo hints;
+    struct gaicb cb;
+};
+
+static void add_target(struct stun_probe_target *t, size_t *n, const char *name, const struct wg_endpoint *ep)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (wg_endpoint_equal(&t[i].ep, ep))
+            return;   /* the same server twice would fake an unchanged mapping */
+    if (*n == STUN_PROBER_MAX_SERVERS) {
+        fprintf(stderr, "vole netcheck: more than %d server addresses; skipping the rest\n",
+                STUN_PROBER_MAX_SERVERS);
+        return;
+    }
+    t[*n].name = name;
+    t[*n].ep = *ep;
+    (*n)++;
+}
+
+static void log_resolved(const char *name, const struct wg_endpoint *ep)
+{
+    char buf[64];
+    vole_endpoint_format(buf, sizeof buf, ep);
+    if (strcmp(buf, name) != 0)   /* say nothing about numeric addresses */
+        fprintf(stderr, "vole netcheck: %s is %s\n", name, buf);
+}
+
+static void collect(const struct netcheck_args *a, size_t i, struct gaicb *cb, struct stun_probe_target *t,
+                    size_t *n)
+{
+    int rc = gai_error(cb);
+    if (rc != 0) {
+        fprintf(stderr, "vole netcheck: --stun %s: %s\n", a->specs[i],
+                rc == EAI_INPROGRESS ? "name resolution timed out" : gai_strerror(rc));
+        return;
+    }
+    for (const struct addrinfo *ai = cb->ar_result; ai; ai = ai->ai_next) {
+        struct wg_endpoint ep = {0};
+        vole_sockaddr_to_endpoint(&ep, ai->ai_addr);
+        if (ep.family != 4 && ep.family != 6)
+            continue;
+        if (a->verbose)
+            log_resolved(a->specs[i], &ep);
+        add_target(t, n, a->specs[i], &ep);
+    }
+}
+
+static void wait_resolved(struct gaicb **list, size_t n)
+{
+    uint64_t end = vole_now_ns() + NETCHECK_RESOLVE_NS;
+    for (;;) {
+        bool pending = false;
+        for (size_t i = 0; i < n; i++)
+            pending |= gai_error(list[i]) == EAI_INPROGRESS;
+        uint64_t now = vole_now_ns();
+        if (!pending || now >= end)
+            return;
+        struct timespec ts = { .tv_sec = (time_t)((end - now) / 1000000000ull),
+                               .tv_nsec = (long)((end - now) % 1000000000ull) };
+        (void)gai_suspend((const struct gaicb *const *)list, (int)n, &ts);
+    }
+}
+
+static void release(struct resolve_req *r)
+{
+    if (gai_error(&r->cb) == EAI_INPROGRESS && gai_cancel(&r->cb) == EAI_NOTCANCELED)
+        return;   /* still running: leave it allocated (see struct resolve_req) */
+    if (gai_error(&r->cb) == 0)   /* done, possibly just now (EAI_ALLDONE) */
+        freeaddrinfo(r->cb.ar_result);
+    free(r);
+}
+
+/* Fills t; returns how many, -1 when a spec is malformed (a usage error),
+ * -2 on other errors. */
+static int resolve_all(const struct netcheck_args *a, struct stun_probe_target *t)
+{
+    struct resolve_req *reqs[NETCHECK_MAX_SPECS] = {0};
+    struct gaicb *list[NETCHECK_MAX_SPECS];
+    size_t n = 0, k;
+    int rc = 0;
+
+    for (k = 0; k < a->n_specs; k++) {
+        struct resolve_req *r = reqs[k] = calloc(1, sizeof *r);
+        if (!r) {
+            fprintf(stderr, "vole netcheck: out of memory\n");
+            rc = -2;
+            break;
+        }
+        if (split_host_port(a->specs[k], &r->hp) < 0) {
+            rc = -1;
+            break;
+        }
+        r->hints = (struct addrinfo){ .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV };
+        r->cb = (struct gaicb){ .ar_name = r->hp.host, .ar_service = r->hp.port, .ar_request = &r->hints };
+        list[k] = &r->cb;
+    }
+    if (rc == 0 && getaddrinfo_a(GAI_NOWAIT, list, (int)a->n_specs, NULL) != 0) {
+        fprintf(stderr, "vole netcheck: cannot start name resolution: %s\n", strerror(errno));
+        rc = -2;
+    }
+    if (rc == 0) {
+        wait_resolved(list, a->n_specs);
+        for (k = 0; k < a->n_specs; k++)
+            collect(a, k, list[k], t, &n);
+        for (k = 0; k < a->n_specs; k++)
+            release(reqs[k]);
+        return (int)n;
+    }
+    for (k = 0; k < a->n_specs; k++)
+        free(reqs[k]);   /* nothing was submitted */
+    return rc;
+}
+
+/* ---- the probe loop ---- */
+
+/* Sends now, not at the loop's batch flush, so that the OS's verdict on
+ * this very datagram (IPv4CanSend/IPv6CanSend) is known. */
+static void emit(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len)
+{
+    struct netcheck_run *r = ctx;
+    const struct vole_udp_stats *st = vole_udp_stats(r->udp);
+    uint64_t failed = st->tx_errors + st->tx_dropped;
+    uint8_t *slot = vole_udp_tx_slot(r->udp, len);
+    bool ok;
+
+    if (slot) {
+        memcpy(slot, buf, len);
+        vole_udp_tx_commit(r->udp, dst, len);
+        vole_udp_flush(r->udp);
+    }
+    ok = slot && st->tx_errors + st->tx_dropped == failed;
+    stun_prober_sent(&r->prober, dst, ok);
+    if (r->a->verbose) {
+        char ep[64];
+        vole_endpoint_format(ep, sizeof ep, dst);
+        fprintf(stderr, "vole netcheck: binding request to %s%s\n", ep, ok ? "" : ": send failed");
+    }
+}
+
+static void arm(struct netcheck_run *r)
+{
+    uint64_t now = vole_now_ns(), at = stun_prober_deadline(&r->prober);
+    if (at > r->hard_end)
+        at = r->hard_end;
+    ev_timer_stop(r->loop, &r->timer);
+    ev_timer_set(&r->timer, at > now ? (double)(at - now) / 1e9 : 0., 0.);
+    ev_timer_start(r->loop, &r->timer);
+}
+
+/* Poll, then either stop or wait for the next deadline. */
+static void step(struct netcheck_run *r)
+{
+    uint64_t now = vole_now_ns();
+    stun_prober_poll(&r->prober, now, emit, r);
+    if (stun_prober_done(&r->prober, now) || now >= r->hard_end)
+        ev_break(r->loop, EVBREAK_ALL);
+    else
+        arm(r);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    step(w->data);
+}
+
+static void log_datagram(const struct wg_endpoint *src, size_t len, bool ours)
+{
+    char ep[64];
+    vole_endpoint_format(ep, sizeof ep, src);
+    fprintf(stderr, "vole netcheck: %zu bytes from %s: %s\n", len, ep,
+            ours ? "STUN response to one of our requests" : "not ours, ignored");
+}
+
+static void on_datagram(void *ctx, const struct wg_endpoint *src, uint8_t *buf, size_t len)
+{
+    struct netcheck_run *r = ctx;
+    bool ours = stun_prober_handle(&r->prober, src, buf, len, vole_now_ns());
+    if (r->a->verbose)
+        log_datagram(src, len, ours);
+    if (ours && stun_prober_done(&r->prober, vole_now_ns()))
+        ev_break(r->loop, EVBREAK_ALL);
+}
+
+/* Tailscale's OSHasIPv6 test: can we bind an IPv6 socket to [::1]? */
+static bool os_has_ipv6(void)
+{
+    struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    bool ok = fd >= 0 && bind(fd, (const struct sockaddr *)&sa, sizeof sa) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+static int probe(struct netcheck_run *r, const struct stun_probe_target *t, size_t n)
+{
+    struct vole_udp_config uc = { .port = 0 };
+    char err[256];
+
+    r->udp = vole_udp_open(r->loop, &uc, on_datagram, r, err, sizeof err);
+    if (!r->udp) {
+        fprintf(stderr, "vole netcheck: %s\n", err);
+        return -1;
+    }
+    if (r->a->verbose)
+        fprintf(stderr, "vole netcheck: probing %zu servers from UDP port %u\n", n, vole_udp_local_port(r->udp));
+    uint64_t now = vole_now_ns();
+    (void)stun_prober_init(&r->prober, t, n, now);   /* n is 1..MAX, families 4/6 */
+    r->hard_end = now + STUN_PROBER_PHASE_NS + NETCHECK_MARGIN_NS;
+    ev_timer_init(&r->timer, on_timer, 0., 0.);
+    r->timer.data = r;
+    cli_stop_on_signals(r->loop);
+    step(r);
+    ev_run(r->loop, 0);
+    ev_timer_stop(r->loop, &r->timer);
+    return cli_signalled() ? -1 : 0;
+}
+
+static int print_report(const struct netcheck_run *r)
+{
+    struct vole_netcheck_report rep = { .stun = stun_prober_report(&r->prober), .os_has_ipv6 = os_has_ipv6() };
+    char *j;
+
+    if (!r->a->json) {
+        vole_netcheck_print(stdout, &rep);
+        return 0;
+    }
+    j = vole_netcheck_json_text(&rep);
+    if (!j) {
+        fprintf(stderr, "vole netcheck: out of memory\n");
+        return 1;
+    }
+    printf("%s\n", j);
+    free(j);
+    return 0;
+}
+
+int cmd_netcheck(int argc, char **argv)
+{
+    struct netcheck_args a = {0};
+    struct stun_probe_target targets[STUN_PROBER_MAX_SERVERS];
+    struct netcheck_run *r;
+    int p = parse_args(argc, argv, &a), n, rc;
+
+    if (p != 0)
+        return p > 0 ? 0 : 2;
+    n = resolve_all(&a, targets);
+    if (n <= 0) {
+        if (n == 0)
+            fprintf(stderr, "vole netcheck: no STUN server could be resolved\n");
+        return n == -1 ? 2 : 1;
+    }
+    /* The prober is a few KiB; keep it off the stack. */
+    r = calloc(1, sizeof *r);
+    if (!r) {
+        fprintf(stderr, "vole netcheck: out of memory\n");
+        return 1;
+    }
+    r->a = &a;
+    r->loop = ev_default_loop(EVFLAG_AUTO);
+    rc = probe(r, targets, (size_t)n) < 0 ? 1 : print_report(r);
+    if (r->udp)
+        vole_udp_close(r->udp);
+    free(r);
+    return rc;
+}
