@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -174,13 +175,16 @@ static int split_host_port(const char *spec, struct host_port *hp)
 
 /* ---- resolution: every spec at once, with a deadline ---- */
 
-/* getaddrinfo_a so that a dead DNS server costs 2 s, not the resolver's
- * retries. The requests live on the heap: one that cannot be cancelled is
- * still being written by glibc's helper thread, so it is left allocated. */
+/* Address literals are resolved at once, with no thread. Names go through
+ * getaddrinfo_a so that a dead DNS server costs 2 s, not the resolver's
+ * retries. Those requests live on the heap and are never freed: glibc's helper
+ * thread may still touch a request after gai_error() already reports its
+ * result, and the command exits right after the report anyway. */
 struct resolve_req {
     struct host_port hp;
     struct addrinfo hints;
     struct gaicb cb;
+    bool async;
 };
 
 static void add_target(struct stun_probe_target *t, size_t *n, const char *name, const struct wg_endpoint *ep)
@@ -226,29 +230,45 @@ static void collect(const struct netcheck_args *a, size_t i, struct gaicb *cb, s
     }
 }
 
-static void wait_resolved(struct gaicb **list, size_t n)
+/* Polls rather than gai_suspend(): with several lookups finishing together,
+ * glibc's gai_suspend can return leaving a wait entry on its stack that a
+ * helper thread later writes through (seen as SIGSEGV in __gai_notify). */
+static void wait_resolved(struct gaicb *const *list, size_t n)
 {
     uint64_t end = vole_now_ns() + NETCHECK_RESOLVE_NS;
+    const struct timespec tick = { .tv_sec = 0, .tv_nsec = 5 * 1000 * 1000 };
+
     for (;;) {
         bool pending = false;
         for (size_t i = 0; i < n; i++)
             pending |= gai_error(list[i]) == EAI_INPROGRESS;
-        uint64_t now = vole_now_ns();
-        if (!pending || now >= end)
+        if (!pending || vole_now_ns() >= end)
             return;
-        struct timespec ts = { .tv_sec = (time_t)((end - now) / 1000000000ull),
-                               .tv_nsec = (long)((end - now) % 1000000000ull) };
-        (void)gai_suspend((const struct gaicb *const *)list, (int)n, &ts);
+        nanosleep(&tick, NULL);
     }
 }
 
 static void release(struct resolve_req *r)
 {
-    if (gai_error(&r->cb) == EAI_INPROGRESS && gai_cancel(&r->cb) == EAI_NOTCANCELED)
-        return;   /* still running: leave it allocated (see struct resolve_req) */
-    if (gai_error(&r->cb) == 0)   /* done, possibly just now (EAI_ALLDONE) */
+    if (r->async) {
+        if (gai_error(&r->cb) == EAI_INPROGRESS)
+            (void)gai_cancel(&r->cb);
+        return;   /* see struct resolve_req */
+    }
+    if (r->cb.ar_result)
         freeaddrinfo(r->cb.ar_result);
     free(r);
+}
+
+/* An address literal needs no lookup: resolve it here, on this thread. */
+static bool resolve_literal(struct resolve_req *r)
+{
+    struct addrinfo hints = r->hints, *res = NULL;
+    hints.ai_flags |= AI_NUMERICHOST;
+    if (getaddrinfo(r->hp.host, r->hp.port, &hints, &res) != 0)
+        return false;
+    r->cb.ar_result = res;
+    return true;
 }
 
 /* Fills t; returns how many, -1 when a spec is malformed (a usage error),
@@ -256,8 +276,8 @@ static void release(struct resolve_req *r)
 static int resolve_all(const struct netcheck_args *a, struct stun_probe_target *t)
 {
     struct resolve_req *reqs[NETCHECK_MAX_SPECS] = {0};
-    struct gaicb *list[NETCHECK_MAX_SPECS];
-    size_t n = 0, k;
+    struct gaicb *async[NETCHECK_MAX_SPECS];
+    size_t n = 0, k, n_async = 0;
     int rc = 0;
 
     for (k = 0; k < a->n_specs; k++) {
@@ -273,23 +293,27 @@ static int resolve_all(const struct netcheck_args *a, struct stun_probe_target *
         }
         r->hints = (struct addrinfo){ .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV };
         r->cb = (struct gaicb){ .ar_name = r->hp.host, .ar_service = r->hp.port, .ar_request = &r->hints };
-        list[k] = &r->cb;
+        r->async = !resolve_literal(r);
+        if (r->async)
+            async[n_async++] = &r->cb;
     }
-    if (rc == 0 && getaddrinfo_a(GAI_NOWAIT, list, (int)a->n_specs, NULL) != 0) {
+    if (rc == 0 && n_async && getaddrinfo_a(GAI_NOWAIT, async, (int)n_async, NULL) != 0) {
         fprintf(stderr, "vole netcheck: cannot start name resolution: %s\n", strerror(errno));
         rc = -2;
     }
+    if (rc != 0)
+        for (k = 0; k < a->n_specs; k++)
+            if (reqs[k])
+                reqs[k]->async = false;   /* nothing was submitted */
     if (rc == 0) {
-        wait_resolved(list, a->n_specs);
+        wait_resolved(async, n_async);
         for (k = 0; k < a->n_specs; k++)
-            collect(a, k, list[k], t, &n);
-        for (k = 0; k < a->n_specs; k++)
-            release(reqs[k]);
-        return (int)n;
+            collect(a, k, &reqs[k]->cb, t, &n);
     }
     for (k = 0; k < a->n_specs; k++)
-        free(reqs[k]);   /* nothing was submitted */
-    return rc;
+        if (reqs[k])
+            release(reqs[k]);
+    return rc == 0 ? (int)n : rc;
 }
 
 /* ---- the probe loop ---- */

@@ -330,6 +330,21 @@ lib_check_unpriv() {
 		! printf '%s\n' "$out" | grep -E '^Cap' | grep -vq '0000000000000000$'
 }
 
+# proc_unpriv PID: print "NAME uid R/E/S/F gid R/E/S/F caps HEX..." for a
+# running process; succeed only if all its uids and gids are 65534 and every
+# capability set (Inh, Prm, Eff, Bnd, Amb) is empty.  Status 2: no such process.
+proc_unpriv() {
+	local st name uid gid caps
+	st=$(cat "/proc/$1/status" 2>/dev/null) || return 2
+	name=$(awk '/^Name:/ { print $2 }' <<<"$st")
+	uid=$(awk '/^Uid:/ { print $2 "/" $3 "/" $4 "/" $5 }' <<<"$st")
+	gid=$(awk '/^Gid:/ { print $2 "/" $3 "/" $4 "/" $5 }' <<<"$st")
+	caps=$(awk '/^Cap(Inh|Prm|Eff|Bnd|Amb):/ { printf "%s", $2 }' <<<"$st")
+	printf '%s uid %s gid %s caps %s\n' "$name" "$uid" "$gid" "$caps"
+	[ "$uid" = 65534/65534/65534/65534 ] && [ "$gid" = 65534/65534/65534/65534 ] &&
+		[[ $caps =~ ^0+$ ]]
+}
+
 # ---------------------------------------------------------------- cleanup
 
 lib_cleanup() {
