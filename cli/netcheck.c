@@ -236,7 +236,7 @@ static void collect(const struct netcheck_args *a, size_t i, struct gaicb *cb, s
 static void wait_resolved(struct gaicb *const *list, size_t n)
 {
     uint64_t end = vole_now_ns() + NETCHECK_RESOLVE_NS;
-    const struct timespec tick = { .tv_sec = 0, .tv_nsec = 5 * 1000 * 1000 };
+    const struct timespec tick = { .tv_sec = 0, .tv_nsec = 5000000L };
 
     for (;;) {
         bool pending = false;
