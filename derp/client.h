@@ -1,0 +1,50 @@
+/* A DERP client on the libev loop: dials a URL (http:// or https://), upgrades
+ * with "Upgrade: DERP" (or WebSocket, forced or after a 4xx), runs the
+ * handshake, sends and receives packets, answers pings, treats 120 s of
+ * silence as dead and reconnects with backoff capped at 5 s. */
+#ifndef VOLE_DERP_CLIENT_H
+#define VOLE_DERP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "derp/frame.h"
+
+struct ev_loop;
+struct vole_derp_client;
+
+struct vole_derp_client_config {
+    const char *url;                     /* e.g. "https://derp.example:443/derp" or "http://127.0.0.1:3340" ("/derp" added if no path) */
+    uint8_t private_key[DERP_KEY_LEN];   /* the node key (a WireGuard private key) */
+    const char *ca_file;                 /* NULL: system CAs */
+    bool insecure_for_tests;             /* skip TLS verification (DERP map InsecureForTests) */
+    bool force_websocket;
+    const char *extra_header;            /* e.g. "Coder-Session-Token: x" or NULL */
+};
+
+struct vole_derp_client_ops {
+    void *ctx;
+    /* A RecvPacket: src's node key and the packet (valid during the call). */
+    void (*on_packet)(void *ctx, const uint8_t src[DERP_KEY_LEN], const uint8_t *pkt, size_t len);
+    /* PeerGone(key, reason). Optional. */
+    void (*on_peer_gone)(void *ctx, const uint8_t key[DERP_KEY_LEN], uint8_t reason);
+    /* Connected (ServerInfo received) or disconnected (why). Optional. */
+    void (*on_state)(void *ctx, bool connected, const char *why);
+};
+
+struct vole_derp_client *vole_derp_client_new(struct ev_loop *loop, const struct vole_derp_client_config *cfg,
+                                              const struct vole_derp_client_ops *ops, char *err, size_t errlen);
+void vole_derp_client_free(struct vole_derp_client *c);
+/* 0 queued; -1 dropped (not connected, packet too big, or the write buffer is full). */
+int vole_derp_client_send(struct vole_derp_client *c, const uint8_t dst[DERP_KEY_LEN], const uint8_t *pkt,
+                          size_t len);
+void vole_derp_client_note_preferred(struct vole_derp_client *c, bool preferred);
+bool vole_derp_client_connected(const struct vole_derp_client *c);
+/* The server's key once known (after ServerKey), else false. */
+bool vole_derp_client_server_key(const struct vole_derp_client *c, uint8_t out[DERP_KEY_LEN]);
+/* Ping the server; the pong's round trip is reported by on_pong. Optional. */
+struct vole_derp_client_stats { uint64_t connects, disconnects, packets_sent, packets_received, send_drops, pings_answered; };
+const struct vole_derp_client_stats *vole_derp_client_stats(const struct vole_derp_client *c);
+
+#endif

@@ -1,0 +1,35 @@
+/* The DERP relay server on the libev loop: a listening TCP socket, optional
+ * TLS, HTTP/1.1 (http-parser) routing, the DERP and WebSocket upgrades, the
+ * auxiliary endpoints, and the sans-IO relay (derp/relay.h) behind them.
+ * `vole derp` runs one; `vole server` will embed one. */
+#ifndef VOLE_DERP_SERVER_H
+#define VOLE_DERP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "derp/relay.h"
+
+struct ev_loop;
+struct vole_derp_server;
+
+struct vole_derp_server_config {
+    const char *listen;          /* "ADDR:PORT", "[v6]:PORT", ":PORT" (all addresses); port 0 = pick one */
+    const char *tls_cert;        /* PEM; both or neither */
+    const char *tls_key;
+    const char *key_file;        /* server node key; created (mode 0600) if missing. NULL: a fresh key */
+    /* Admission (derp/relay.h): NULL admits every key. */
+    bool (*admit)(void *ctx, const uint8_t client_pub[DERP_KEY_LEN], const char *source);
+    void *admit_ctx;
+    double write_timeout;        /* seconds; 0: the default 2 s */
+};
+
+struct vole_derp_server *vole_derp_server_new(struct ev_loop *loop, const struct vole_derp_server_config *cfg,
+                                              char *err, size_t errlen);
+void vole_derp_server_free(struct vole_derp_server *s);
+uint16_t vole_derp_server_port(const struct vole_derp_server *s);
+void vole_derp_server_public_key(const struct vole_derp_server *s, uint8_t out[DERP_KEY_LEN]);
+const struct derp_relay_stats *vole_derp_server_stats(const struct vole_derp_server *s);
+
+#endif
