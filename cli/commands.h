@@ -11,5 +11,6 @@ int cmd_tunnel(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_stun(int argc, char **argv);
 int cmd_netcheck(int argc, char **argv);
+int cmd_derp(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const struct command COMMANDS[] = {
     { "ping", cmd_ping, "ping an address through a WireGuard tunnel" },
     { "stun", cmd_stun, "run a STUN server (binding requests over UDP)" },
     { "netcheck", cmd_netcheck, "probe STUN servers: UDP, public address, NAT mapping behaviour" },
+    { "derp", cmd_derp, "run a DERP relay server (Tailscale DERP v2 over HTTP(S) or WebSocket)" },
     { "genkey", cmd_genkey, "print a new private key" },
     { "pubkey", cmd_pubkey, "read a private key on stdin, print its public key" },
 };

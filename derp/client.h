@@ -21,6 +21,10 @@ struct vole_derp_client_config {
     bool insecure_for_tests;             /* skip TLS verification (DERP map InsecureForTests) */
     bool force_websocket;
     const char *extra_header;            /* e.g. "Coder-Session-Token: x" or NULL */
+    /* Additions (after the original fields, so designated initialisers keep working): */
+    const char *tls_server_name;         /* the certificate's name when the URL's host is an address
+                                          * (derp_map_node_tls_name); NULL: the URL's host */
+    double dead_after;                   /* seconds without a frame before reconnecting; 0: 120 (tests shorten it) */
 };
 
 struct vole_derp_client_ops {
@@ -31,11 +35,20 @@ struct vole_derp_client_ops {
     void (*on_peer_gone)(void *ctx, const uint8_t key[DERP_KEY_LEN], uint8_t reason);
     /* Connected (ServerInfo received) or disconnected (why). Optional. */
     void (*on_state)(void *ctx, bool connected, const char *why);
+    /* A Pong to vole_derp_client_ping: rtt in seconds, or -1 when the data is
+     * not that of the last ping. Optional (an addition). */
+    void (*on_pong)(void *ctx, const uint8_t data[DERP_PING_LEN], double rtt);
 };
 
 struct vole_derp_client *vole_derp_client_new(struct ev_loop *loop, const struct vole_derp_client_config *cfg,
                                               const struct vole_derp_client_ops *ops, char *err, size_t errlen);
+/* Closes the connection at once (the server sees the client leave). Safe
+ * from inside the client's own callbacks: nothing of it runs afterwards. */
 void vole_derp_client_free(struct vole_derp_client *c);
+/* The write buffer that send fills before it drops: ~800 packets of 1300
+ * bytes, many more than magicsock's per-region channel of 32. (An addition.) */
+#define VOLE_DERP_CLIENT_MAX_PENDING (1u << 20)
+
 /* 0 queued; -1 dropped (not connected, packet too big, or the write buffer is full). */
 int vole_derp_client_send(struct vole_derp_client *c, const uint8_t dst[DERP_KEY_LEN], const uint8_t *pkt,
                           size_t len);
@@ -43,7 +56,14 @@ void vole_derp_client_note_preferred(struct vole_derp_client *c, bool preferred)
 bool vole_derp_client_connected(const struct vole_derp_client *c);
 /* The server's key once known (after ServerKey), else false. */
 bool vole_derp_client_server_key(const struct vole_derp_client *c, uint8_t out[DERP_KEY_LEN]);
-/* Ping the server; the pong's round trip is reported by on_pong. Optional. */
+/* Ping the server; the pong's round trip is reported by on_pong. Optional.
+ * (An addition:) 0 sent, -1 not connected or the write buffer is full. */
+int vole_derp_client_ping(struct vole_derp_client *c, const uint8_t data[DERP_PING_LEN]);
+/* (Additions:) bytes queued toward the server but not yet written, so that a
+ * sender can pace itself before send starts dropping; and why the last
+ * connection or attempt ended ("" once connected again). */
+size_t vole_derp_client_pending(const struct vole_derp_client *c);
+const char *vole_derp_client_last_error(const struct vole_derp_client *c);
 struct vole_derp_client_stats { uint64_t connects, disconnects, packets_sent, packets_received, send_drops, pings_answered; };
 const struct vole_derp_client_stats *vole_derp_client_stats(const struct vole_derp_client *c);
 

@@ -42,10 +42,15 @@ size_t derp_build_server_info(uint8_t *out, size_t cap, const struct derp_keypai
                               const uint8_t *nonce);
 int derp_open_server_info(const struct derp_frame *f, const struct derp_keypair *client,
                           const uint8_t server_pub[DERP_KEY_LEN], struct derp_server_info *info);
+/* (open_server_info: -1 if too short/long, the box does not open or the JSON
+ * is unparsable; a missing version reads as 0, since Go omits a zero one.) */
 
 /* Node keys in DERP's text forms: "nodekey:<64 hex>" (Go's key.NodePublic) and bare hex. */
 void derp_key_hex(char out[2 * DERP_KEY_LEN + 1], const uint8_t key[DERP_KEY_LEN]);
 int derp_key_from_hex(uint8_t out[DERP_KEY_LEN], const char *hex);
+/* "nodekey:<64 lowercase hex>", as Go prints a key.NodePublic (admission JSON, logs). */
+#define DERP_NODEKEY_TEXT_LEN (8 + 2 * DERP_KEY_LEN + 1)
+void derp_key_nodekey(char out[DERP_NODEKEY_TEXT_LEN], const uint8_t key[DERP_KEY_LEN]);
 void derp_keypair_generate(struct derp_keypair *kp);
 void derp_keypair_from_private(struct derp_keypair *kp, const uint8_t priv[DERP_KEY_LEN]);
 

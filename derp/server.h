@@ -23,6 +23,9 @@ struct vole_derp_server_config {
     bool (*admit)(void *ctx, const uint8_t client_pub[DERP_KEY_LEN], const char *source);
     void *admit_ctx;
     double write_timeout;        /* seconds; 0: the default 2 s */
+    /* Rare events worth a line (key file created, accept failing). NULL: silent. */
+    void (*log)(void *ctx, const char *msg);
+    void *log_ctx;
 };
 
 struct vole_derp_server *vole_derp_server_new(struct ev_loop *loop, const struct vole_derp_server_config *cfg,
@@ -31,5 +34,11 @@ void vole_derp_server_free(struct vole_derp_server *s);
 uint16_t vole_derp_server_port(const struct vole_derp_server *s);
 void vole_derp_server_public_key(const struct vole_derp_server *s, uint8_t out[DERP_KEY_LEN]);
 const struct derp_relay_stats *vole_derp_server_stats(const struct vole_derp_server *s);
+
+/* The server node key's file (derp/keyfile.c): one line holding the private
+ * key in base64, as `vole genkey` writes it. A missing file is created with
+ * mode 0600 and a new key (*created tells); an unreadable or malformed file is
+ * an error naming it, never replaced. 0 or -1 with err. */
+int vole_derp_keyfile_load(const char *path, struct derp_keypair *kp, bool *created, char *err, size_t errlen);
 
 #endif

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Fuzzes the STUN codec and the socket classifier with libFuzzer + ASan +
-# UBSan for a bounded time, on a copy of test/fuzz/corpus/stun (the repo is
-# left untouched). Exits non-zero on a crash and keeps the crashing input;
-# exits 0 with a "skipped" line if clang or libFuzzer is missing.
-# usage: scripts/fuzz.sh [SECONDS]   (default 20; CLANG=clang-14 to pick one)
+# Fuzzes, each for a bounded time with libFuzzer + ASan + UBSan, on a copy of
+# its corpus in test/fuzz/corpus/ (the repo is left untouched):
+#   fuzz_stun        the STUN codec and the socket classifier
+#   fuzz_derp_frame  the DERP frame reader, payload parsers and handshake opener
+# Exits non-zero on a crash and keeps the crashing input; exits 0 with a
+# "skipped" line if clang or libFuzzer is missing.
+# usage: scripts/fuzz.sh [SECONDS]   (default 20, per target; CLANG=clang-14 to pick one)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-20}
@@ -27,24 +29,40 @@ if ! "$cc" -fsanitize=fuzzer "$work/probe.c" -o "$work/probe" >/dev/null 2>&1; t
   exit 0
 fi
 
+# build NAME LIBS SOURCES...: one target, sanitizers on, into $work/NAME.
+build() {
+  local name=$1 libs=$2
+  shift 2
+  (cd "$top" && "$cc" -g -O1 -std=gnu11 -D_GNU_SOURCE -I"$top" \
+     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+     "$@" $libs -o "$work/$name") || { echo "fuzz: $name build failed"; exit 1; }
+}
+
+# run NAME CORPUS: fuzz for $secs on a copy of test/fuzz/corpus/CORPUS.
+run() {
+  local name=$1 dir="$work/corpus-$2"
+  cp -r "$top/test/fuzz/corpus/$2" "$dir"
+  echo "fuzz: $name for ${secs}s on $(ls "$dir" | wc -l) seeds"
+  "$work/$name" -max_total_time="$secs" -print_final_stats=1 \
+    -artifact_prefix="$work/$name-" "$dir" >"$work/$name.log" 2>&1
+  local rc=$?
+  if [ $rc -ne 0 ]; then
+    keep=1
+    grep -E "ERROR: |runtime error|SUMMARY|Test unit written|^#[0-9]+ " "$work/$name.log" | head -n 30
+    echo "fuzz: $name FAILED (exit $rc); log and crashing input kept in $work"
+    exit 1
+  fi
+  grep -E "^Done|^stat::(number_of_executed_units|new_units_added)" "$work/$name.log"
+  echo "fuzz: $name no crash"
+}
+
 # Only the codec's own sources: stun/ also holds the prober and the server,
 # which need libsodium and are not what this target exercises.
-srcs=(test/fuzz/fuzz_stun.c stun/message.c stun/attr.c stun/writer.c stun/fingerprint.c
-      stun/address.c stun/request.c stun/response.c node/classify.c)
-(cd "$top" && "$cc" -g -O1 -std=gnu11 -D_GNU_SOURCE -I"$top" \
-   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
-   "${srcs[@]}" -lz -o "$work/fuzz_stun") || { echo "fuzz: build failed"; exit 1; }
+build fuzz_stun "-lz" test/fuzz/fuzz_stun.c stun/message.c stun/attr.c stun/writer.c stun/fingerprint.c \
+  stun/address.c stun/request.c stun/response.c node/classify.c
+# Likewise only the frame and handshake files of derp/, not the relay or HTTP.
+build fuzz_derp_frame "-lsodium -ljansson" test/fuzz/fuzz_derp_frame.c derp/frame.c derp/frame_mesh.c \
+  derp/frame_parse.c derp/frame_reader.c derp/handshake.c derp/handshake_json.c derp/key.c conf/key.c
 
-cp -r "$top/test/fuzz/corpus/stun" "$work/corpus"
-echo "fuzz: fuzz_stun for ${secs}s on $(ls "$work/corpus" | wc -l) seeds"
-"$work/fuzz_stun" -max_total_time="$secs" -print_final_stats=1 \
-  -artifact_prefix="$work/" "$work/corpus" >"$work/log" 2>&1
-rc=$?
-if [ $rc -ne 0 ]; then
-  keep=1
-  grep -E "ERROR: |runtime error|SUMMARY|Test unit written|^#[0-9]+ " "$work/log" | head -n 30
-  echo "fuzz: FAILED (exit $rc); log and crashing input kept in $work"
-  exit 1
-fi
-grep -E "^Done|^stat::(number_of_executed_units|new_units_added)" "$work/log"
-echo "fuzz: no crash"
+run fuzz_stun stun
+run fuzz_derp_frame derp_frame
