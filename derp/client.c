@@ -1,9 +1,12 @@
-/* The DERP client's state machine: one connection attempt at a time through
+/* The DERP client's state machine: one connection attempt at a time, which
+ * walks the region's nodes in order, each through
  *   resolve -> connect (TCP, TLS) -> HTTP upgrade -> ServerKey -> ServerInfo
- * then the steady state, and on any failure a teardown and a retry after an
- * exponential backoff (tailscale-wire.md §1.5, §1.7). URL parsing and name
- * lookup are in derp/url.c, the HTTP request and response in derp/upgrade.c,
- * the transport (plain or WebSocket) in derp/client_transport.c. */
+ * until one reaches the steady state; a node's failure moves on to the next
+ * node at once, the last one's to a teardown and a retry from the first node
+ * after an exponential backoff (tailscale-wire.md §1.5, §1.7). The nodes are
+ * in derp/client_nodes.c, URL parsing and name lookup in derp/url.c, the HTTP
+ * request and response in derp/upgrade.c, the transport (plain or WebSocket)
+ * in derp/client_transport.c. */
 #include "derp/client.h"
 
 #include <ev.h>
@@ -16,6 +19,7 @@
 #include "derp/handshake.h"
 
 #define CONNECT_TIMEOUT 10.0          /* DNS + TCP + TLS + upgrade + handshake, as Go's client */
+#define DIAL_TIMEOUT 1.5              /* Go's dialNode: per node, so that a black hole leaves time for the rest */
 #define DEAD_AFTER 120.0              /* Go's client: a 120 s read deadline per frame */
 #define BACKOFF_FIRST 0.1
 #define BACKOFF_CAP 5.0               /* magicsock caps its reconnect backoff at 5 s */
@@ -60,24 +64,50 @@ static void schedule_attempt(struct vole_derp_client *c, double delay)
 {
     ev_timer_stop(c->loop, &c->deadline);
     ev_timer_stop(c->loop, &c->step);
+    ev_timer_stop(c->loop, &c->dial);
     c->state = CLIENT_IDLE;
     ev_timer_set(&c->step, delay, 0);
     ev_timer_start(c->loop, &c->step);
 }
 
-void derp_client_fail(struct vole_derp_client *c, const char *why)
+static void teardown(struct vole_derp_client *c)
 {
-    bool was_connected = c->state == CLIENT_CONNECTED;
-
-    if (c->freeing)
-        return;
-    set_error(c, why);
     derp_client_transport_drop(c);
     if (c->resolve) {
         derp_resolve_free(c->resolve);
         c->resolve = NULL;
     }
     derp_reader_free(&c->reader);
+}
+
+static void start_node(struct vole_derp_client *c);
+
+void derp_client_fail(struct vole_derp_client *c, const char *why)
+{
+    /* Only an attempt moves on: a connection that was up starts over from
+     * the first node (after the backoff), as Go's dialRegion does. */
+    bool attempting = c->state != CLIENT_CONNECTED && c->state != CLIENT_IDLE;
+
+    if (c->freeing)
+        return;
+    if (!attempting || c->node + 1 >= c->n_nodes) {
+        derp_client_fail_attempt(c, why);
+        return;
+    }
+    set_error(c, why);
+    teardown(c);
+    c->node++;
+    start_node(c);   /* still within the attempt's deadline */
+}
+
+void derp_client_fail_attempt(struct vole_derp_client *c, const char *why)
+{
+    bool was_connected = c->state == CLIENT_CONNECTED;
+
+    if (c->freeing)
+        return;
+    set_error(c, why);
+    teardown(c);
     schedule_attempt(c, next_delay(c));
     if (was_connected) {
         c->stats.disconnects++;
@@ -131,19 +161,32 @@ static void poll_resolve(struct vole_derp_client *c)
     connect_next(c);
 }
 
-static void start_attempt(struct vole_derp_client *c)
+static void start_node(struct vole_derp_client *c)
 {
+    const struct derp_client_node *n = derp_client_node(c);
     char err[160];
 
     c->state = CLIENT_RESOLVING;
     c->attempt_ws = c->use_websocket;
-    ev_timer_set(&c->deadline, CONNECT_TIMEOUT, 0);
-    ev_timer_start(c->loop, &c->deadline);
-    c->resolve = derp_resolve_start(c->url.host, c->url.port, err, sizeof err);
+    /* The last node gets whatever is left of the attempt's 10 s. */
+    ev_timer_stop(c->loop, &c->dial);
+    if (c->node + 1 < c->n_nodes) {
+        ev_timer_set(&c->dial, DIAL_TIMEOUT, 0);
+        ev_timer_start(c->loop, &c->dial);
+    }
+    c->resolve = derp_resolve_start(n->url.host, n->url.port, err, sizeof err);
     if (!c->resolve)
         derp_client_fail(c, err);
     else
         poll_resolve(c);
+}
+
+static void start_attempt(struct vole_derp_client *c)
+{
+    c->node = 0;
+    ev_timer_set(&c->deadline, CONNECT_TIMEOUT, 0);
+    ev_timer_start(c->loop, &c->deadline);
+    start_node(c);
 }
 
 /* The step timer: the backoff wait ends, or a name lookup is due a check. */
@@ -166,7 +209,7 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
     struct vole_derp_client *c = w->data;
     derp_client_enter(c);
     if (c->state != CLIENT_CONNECTED) {
-        derp_client_fail(c, "connect timed out (10 s)");
+        derp_client_fail_attempt(c, "connect timed out (10 s)");
     } else {
         double idle = ev_now(loop) - c->last_rx;
         if (idle >= c->dead_after) {
@@ -179,12 +222,28 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
     derp_client_leave(c);
 }
 
+/* The dial timer: the node has not even answered TCP (and TLS) yet. Once it
+ * has, the upgrade and the handshake run on the attempt's deadline. */
+static void on_dial(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct vole_derp_client *c = w->data;
+    char why[sizeof derp_client_node(c)->url.authority + 48];
+
+    derp_client_enter(c);
+    if (c->state == CLIENT_RESOLVING || c->state == CLIENT_CONNECTING) {
+        snprintf(why, sizeof why, "connecting to %s timed out (1.5 s)", derp_client_node(c)->url.authority);
+        derp_client_fail(c, why);
+    }
+    derp_client_leave(c);
+}
+
 void derp_client_connected(struct vole_derp_client *c)
 {
     c->state = CLIENT_CONNECTED;
     c->backoff = BACKOFF_FIRST;
     c->stats.connects++;
     c->last_error[0] = '\0';
+    ev_timer_stop(c->loop, &c->dial);
     ev_timer_stop(c->loop, &c->deadline);
     ev_timer_set(&c->deadline, c->dead_after, 0);
     ev_timer_start(c->loop, &c->deadline);
@@ -196,31 +255,28 @@ void derp_client_connected(struct vole_derp_client *c)
 
 /* ---- public API --------------------------------------------------------- */
 
+/* What is common to all nodes; the nodes themselves are already in c. */
 static int copy_config(struct vole_derp_client *c, const struct vole_derp_client_config *cfg, char *err,
                        size_t errlen)
 {
-    if (derp_url_parse(cfg->url, &c->url, err, errlen) < 0)
-        return -1;
     if (cfg->extra_header && !derp_upgrade_header_ok(cfg->extra_header)) {
         snprintf(err, errlen, "extra_header must be one \"Name: value\" line");
         return -1;
     }
     c->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
     c->extra_header = cfg->extra_header ? strdup(cfg->extra_header) : NULL;
-    c->tls_name = strdup(cfg->tls_server_name ? cfg->tls_server_name : c->url.host);
-    if ((cfg->ca_file && !c->ca_file) || (cfg->extra_header && !c->extra_header) || !c->tls_name) {
+    if ((cfg->ca_file && !c->ca_file) || (cfg->extra_header && !c->extra_header)) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    c->insecure = cfg->insecure_for_tests;
     c->use_websocket = cfg->force_websocket;
     c->dead_after = cfg->dead_after > 0 ? cfg->dead_after : DEAD_AFTER;
     derp_keypair_from_private(&c->key, cfg->private_key);
     return 0;
 }
 
-struct vole_derp_client *vole_derp_client_new(struct ev_loop *loop, const struct vole_derp_client_config *cfg,
-                                              const struct vole_derp_client_ops *ops, char *err, size_t errlen)
+static struct vole_derp_client *client_alloc(struct ev_loop *loop, const struct vole_derp_client_ops *ops,
+                                             char *err, size_t errlen)
 {
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to initialise");
@@ -237,7 +293,15 @@ struct vole_derp_client *vole_derp_client_new(struct ev_loop *loop, const struct
     c->backoff = BACKOFF_FIRST;
     ev_timer_init(&c->step, on_step, 0, 0);
     ev_timer_init(&c->deadline, on_deadline, 0, 0);
-    c->step.data = c->deadline.data = c;
+    ev_timer_init(&c->dial, on_dial, 0, 0);
+    c->step.data = c->deadline.data = c->dial.data = c;
+    return c;
+}
+
+/* The nodes are in c; the rest comes from cfg. */
+static struct vole_derp_client *client_start(struct vole_derp_client *c, const struct vole_derp_client_config *cfg,
+                                             char *err, size_t errlen)
+{
     if (copy_config(c, cfg, err, errlen) < 0) {
         destroy(c);
         return NULL;
@@ -247,12 +311,42 @@ struct vole_derp_client *vole_derp_client_new(struct ev_loop *loop, const struct
     return c;
 }
 
+struct vole_derp_client *vole_derp_client_new(struct ev_loop *loop, const struct vole_derp_client_config *cfg,
+                                              const struct vole_derp_client_ops *ops, char *err, size_t errlen)
+{
+    struct vole_derp_client *c = client_alloc(loop, ops, err, errlen);
+
+    if (!c)
+        return NULL;
+    if (derp_client_nodes_from_url(c, cfg, err, errlen) < 0) {
+        destroy(c);
+        return NULL;
+    }
+    return client_start(c, cfg, err, errlen);
+}
+
+struct vole_derp_client *vole_derp_client_new_region(struct ev_loop *loop, const struct derp_map_region *region,
+                                                     const struct vole_derp_client_config *base,
+                                                     const struct vole_derp_client_ops *ops, char *err,
+                                                     size_t errlen)
+{
+    struct vole_derp_client *c = client_alloc(loop, ops, err, errlen);
+
+    if (!c)
+        return NULL;
+    if (derp_client_nodes_from_region(c, region, err, errlen) < 0) {
+        destroy(c);
+        return NULL;
+    }
+    return client_start(c, base, err, errlen);
+}
+
 static void destroy(struct vole_derp_client *c)
 {
     sodium_memzero(&c->key, sizeof c->key);
     free(c->ca_file);
     free(c->extra_header);
-    free(c->tls_name);
+    derp_client_nodes_free(c);
     free(c);
 }
 
@@ -263,6 +357,7 @@ void vole_derp_client_free(struct vole_derp_client *c)
     c->freeing = true;
     ev_timer_stop(c->loop, &c->step);
     ev_timer_stop(c->loop, &c->deadline);
+    ev_timer_stop(c->loop, &c->dial);
     derp_client_transport_drop(c);
     derp_resolve_free(c->resolve);
     c->resolve = NULL;

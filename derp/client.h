@@ -1,7 +1,8 @@
-/* A DERP client on the libev loop: dials a URL (http:// or https://), upgrades
- * with "Upgrade: DERP" (or WebSocket, forced or after a 4xx), runs the
- * handshake, sends and receives packets, answers pings, treats 120 s of
- * silence as dead and reconnects with backoff capped at 5 s. */
+/* A DERP client on the libev loop: dials a URL (http:// or https://), or a
+ * DERP map region's nodes in order, upgrades with "Upgrade: DERP" (or
+ * WebSocket, forced or after a 4xx), runs the handshake, sends and receives
+ * packets, answers pings, treats 120 s of silence as dead and reconnects with
+ * backoff capped at 5 s. */
 #ifndef VOLE_DERP_CLIENT_H
 #define VOLE_DERP_CLIENT_H
 
@@ -13,6 +14,7 @@
 
 struct ev_loop;
 struct vole_derp_client;
+struct derp_map_region;
 
 struct vole_derp_client_config {
     const char *url;                     /* e.g. "https://derp.example:443/derp" or "http://127.0.0.1:3340" ("/derp" added if no path) */
@@ -42,6 +44,21 @@ struct vole_derp_client_ops {
 
 struct vole_derp_client *vole_derp_client_new(struct ev_loop *loop, const struct vole_derp_client_config *cfg,
                                               const struct vole_derp_client_ops *ops, char *err, size_t errlen);
+/* (An addition.) A client of a DERP map region (derp/derpmap.h): each attempt
+ * dials the region's DERP nodes (STUNOnly ones skipped) in order, moving on
+ * to the next node at once when one fails (connect error or 1.5 s without
+ * an answer while another node is left, TLS, a non-101 other than a 4xx,
+ * the handshake), all within the attempt's 10 s; after the last node, the
+ * backoff, then the first node again. A 4xx or ALPN h2 ends the attempt at
+ * once (WebSocket on the next one). Per node the client copies the URL
+ * (derp_map_node_url), the certificate's name (derp_map_node_tls_name) and
+ * InsecureForTests; base supplies the rest, its url, tls_server_name and
+ * insecure_for_tests are not used. The region need not outlive the call.
+ * NULL with err when the region has no DERP node or a node's URL is bad. */
+struct vole_derp_client *vole_derp_client_new_region(struct ev_loop *loop, const struct derp_map_region *region,
+                                                     const struct vole_derp_client_config *base,
+                                                     const struct vole_derp_client_ops *ops, char *err,
+                                                     size_t errlen);
 /* Closes the connection at once (the server sees the client leave). Safe
  * from inside the client's own callbacks: nothing of it runs afterwards. */
 void vole_derp_client_free(struct vole_derp_client *c);

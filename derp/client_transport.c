@@ -105,12 +105,13 @@ static void start_websocket(struct vole_derp_client *c, const uint8_t *rest, siz
 
 static void send_request(struct vole_derp_client *c)
 {
-    size_t cap = 512 + strlen(c->url.path) + strlen(c->url.authority) + (c->extra_header ? strlen(c->extra_header) : 0);
+    const struct derp_url *u = &derp_client_node(c)->url;
+    size_t cap = 512 + strlen(u->path) + strlen(u->authority) + (c->extra_header ? strlen(c->extra_header) : 0);
     char *req = malloc(cap);
 
     if (c->attempt_ws)
         vole_ws_client_key(c->ws_key);
-    size_t n = req ? derp_upgrade_request(req, cap, &c->url, c->attempt_ws, c->ws_key, c->extra_header) : 0;
+    size_t n = req ? derp_upgrade_request(req, cap, u, c->attempt_ws, c->ws_key, c->extra_header) : 0;
     int rc = n ? vole_stream_write(c->stream, req, n) : -1;
     free(req);
     if (rc < 0) {
@@ -132,7 +133,7 @@ static void upgraded(struct vole_derp_client *c, const uint8_t *rest, size_t len
          * (a proxy) does not pass "Upgrade: DERP"; WebSocket from now on. */
         c->use_websocket = true;
         snprintf(why, sizeof why, "HTTP %d to the upgrade; WebSocket on the next attempt", status);
-        derp_client_fail(c, why);
+        derp_client_fail_attempt(c, why);
         return;
     }
     if (c->attempt_ws)
@@ -177,7 +178,7 @@ static void on_open(void *ctx, struct vole_stream *s)
         /* We offer only http/1.1; a server choosing h2 anyway cannot upgrade
          * (Coder's client switches to WebSocket on this too). */
         c->use_websocket = true;
-        derp_client_fail(c, "the TLS server chose ALPN h2; WebSocket on the next attempt");
+        derp_client_fail_attempt(c, "the TLS server chose ALPN h2; WebSocket on the next attempt");
     } else {
         send_request(c);
     }
@@ -199,12 +200,12 @@ static void on_read(void *ctx, struct vole_stream *s, const uint8_t *buf, size_t
 static void on_close(void *ctx, struct vole_stream *s, const char *why)
 {
     struct vole_derp_client *c = ctx;
-    char msg[sizeof c->url.authority + 96];
+    char msg[sizeof derp_client_node(c)->url.authority + 96];
 
     derp_client_enter(c);
     c->stream = NULL;        /* freed after this returns */
     if (c->state == CLIENT_CONNECTING) {
-        snprintf(msg, sizeof msg, "connecting to %s: %s", c->url.authority, why);
+        snprintf(msg, sizeof msg, "connecting to %s: %s", derp_client_node(c)->url.authority, why);
         derp_client_connect_failed(c, msg);
     } else {
         snprintf(msg, sizeof msg, "connection closed: %s", why);
@@ -215,12 +216,13 @@ static void on_close(void *ctx, struct vole_stream *s, const char *why)
 
 int derp_client_transport_connect(struct vole_derp_client *c, const struct derp_addr *a, char *err, size_t errlen)
 {
+    const struct derp_client_node *n = derp_client_node(c);
     struct vole_tls_client_config tls = {
-        .server_name = c->tls_name, .ca_file = c->ca_file, .insecure = c->insecure, .alpn_http11 = true,
+        .server_name = n->tls_name, .ca_file = c->ca_file, .insecure = n->insecure, .alpn_http11 = true,
     };
 
     c->stream_ops = (struct vole_stream_ops){.ctx = c, .on_open = on_open, .on_read = on_read, .on_close = on_close};
-    c->stream = vole_stream_connect(c->loop, (const struct sockaddr *)&a->ss, a->len, c->url.tls ? &tls : NULL,
+    c->stream = vole_stream_connect(c->loop, (const struct sockaddr *)&a->ss, a->len, n->url.tls ? &tls : NULL,
                                     &c->stream_ops, err, errlen);
     return c->stream ? 0 : -1;
 }

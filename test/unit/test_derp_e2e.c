@@ -3,7 +3,7 @@
  * ev_run is bounded by a timer, so a lost packet fails a test instead of
  * hanging it. First the client's sans-IO pieces (URL, request, response);
  * then relaying, PeerGone, ping, restart, WebSocket, TLS, garbage, 1000
- * clients; last a scripted server on a helper thread that does what the
+ * clients, a DERP map region's nodes dialled in order; last a scripted server on a helper thread that does what the
  * real one rarely does (Ping the client, KeepAlive, unknown and oversized
  * frames, silence, a 4xx to the upgrade). */
 #include <stdarg.h>
@@ -32,6 +32,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "derp/client.h"
+#include "derp/derpmap.h"
 #include "derp/handshake.h"
 #include "derp/server.h"
 #include "derp/upgrade.h"
@@ -164,7 +165,9 @@ struct client_opts {
     double dead_after;
 };
 
-static void peer_start(struct peer *p, struct ev_loop *loop, const char *url, const struct client_opts *o)
+/* A client of url, or of region when it is not NULL (url is then unused). */
+static void peer_start_at(struct peer *p, struct ev_loop *loop, const char *url, const struct derp_map_region *region,
+                          const struct client_opts *o)
 {
     static const struct client_opts none;
     char err[200] = "";
@@ -184,9 +187,15 @@ static void peer_start(struct peer *p, struct ev_loop *loop, const char *url, co
         .ctx = p, .on_packet = peer_on_packet, .on_peer_gone = peer_on_gone, .on_state = peer_on_state,
         .on_pong = peer_on_pong,
     };
-    p->c = vole_derp_client_new(loop, &cfg, &ops, err, sizeof err);
+    p->c = region ? vole_derp_client_new_region(loop, region, &cfg, &ops, err, sizeof err)
+                  : vole_derp_client_new(loop, &cfg, &ops, err, sizeof err);
     if (!p->c)
         fail_msg("client: %s", err);
+}
+
+static void peer_start(struct peer *p, struct ev_loop *loop, const char *url, const struct client_opts *o)
+{
+    peer_start_at(p, loop, url, NULL, o);
 }
 
 static void peer_stop(struct peer *p)
@@ -840,6 +849,211 @@ static void test_tls(void **state)
     tmpdir_remove(&t, (const char *const[]){"cert.pem", "key.pem", NULL});
 }
 
+/* ==== a DERP map region ===================================================================== */
+
+/* A map of region 7 from the node objects given (JSON, comma-separated). */
+static void region_map(struct derp_map *m, const char *nodes_fmt, ...)
+{
+    char nodes[1024], json[1400], err[160] = "";
+    va_list ap;
+    va_start(ap, nodes_fmt);
+    vsnprintf(nodes, sizeof nodes, nodes_fmt, ap);
+    va_end(ap);
+    snprintf(json, sizeof json,
+             "{\"Regions\":{\"7\":{\"RegionID\":7,\"RegionCode\":\"t\",\"RegionName\":\"test\",\"Nodes\":[%s]}}}",
+             nodes);
+    if (derp_map_parse(json, strlen(json), m, err, sizeof err) < 0)
+        fail_msg("map: %s", err);
+}
+
+/* The client is up on the server whose key is want. */
+static void assert_on_server(const struct peer *p, const struct vole_derp_server *s)
+{
+    uint8_t want[DERP_KEY_LEN], seen[DERP_KEY_LEN];
+    vole_derp_server_public_key(s, want);
+    assert_true(vole_derp_client_connected(p->c));
+    assert_true(vole_derp_client_server_key(p->c, seen));
+    assert_memory_equal(seen, want, DERP_KEY_LEN);
+}
+
+/* A port nothing listens on: a server's, once it is gone. */
+static uint16_t closed_port(struct ev_loop *loop)
+{
+    struct vole_derp_server *s = server_start(loop, NULL);
+    uint16_t port = vole_derp_server_port(s);
+    vole_derp_server_free(s);
+    run_for(loop, 0.01);
+    return port;
+}
+
+#define PLAIN_NODE "{\"Name\":\"%s\",\"RegionID\":7,\"HostName\":\"localhost\",\"IPv4\":\"127.0.0.1\"," \
+                   "\"DERPPort\":%u,\"ForceHTTP\":true}"
+
+/* STUNOnly node, closed port, live server: the client skips the first, moves
+ * past the second at once and relays through the third; when the third goes
+ * and the second comes up, it starts over from the top and lands there. */
+static void test_region_nodes_in_order(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    char listen[32];
+    uint16_t port2 = closed_port(loop);
+    struct vole_derp_server *s3 = server_start(loop, NULL);
+    struct derp_map m;
+    region_map(&m, "{\"Name\":\"7a\",\"RegionID\":7,\"HostName\":\"127.0.0.1\",\"STUNOnly\":true}," PLAIN_NODE
+                   "," PLAIN_NODE,
+               "7b", port2, "7c", vole_derp_server_port(s3));
+
+    struct peer a, b;
+    ev_now_update(loop);
+    double t0 = ev_now(loop);
+    peer_start_at(&a, loop, NULL, derp_map_region(&m, 7), NULL);
+    peer_start_at(&b, loop, NULL, derp_map_region(&m, 7), NULL);
+    derp_map_free(&m);   /* the clients keep copies */
+    wait_up(loop, &a, &b);
+    ev_now_update(loop);
+    assert_true(ev_now(loop) - t0 < 1.0);   /* node 2 refused: no backoff before node 3 */
+    assert_on_server(&a, s3);
+    assert_on_server(&b, s3);
+    assert_int_equal(vole_derp_client_stats(a.c)->connects, 1);
+    exchange_sizes(loop, &a, &b);
+
+    vole_derp_server_free(s3);
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", port2);
+    struct server_opts so = {.listen = listen};
+    struct vole_derp_server *s2 = server_start(loop, &so);
+    assert_true(wait_count(loop, &a.downs, 1, RUN_LIMIT));
+    wait_up(loop, &a, &b);
+    assert_on_server(&a, s2);
+    assert_on_server(&b, s2);
+    assert_int_equal(a.ups, 2);
+    exchange_sizes(loop, &a, &b);
+
+    peer_stop(&a);
+    peer_stop(&b);
+    vole_derp_server_free(s2);
+    loop_finish(loop);
+}
+
+/* After every node failed the attempt backs off and starts again from the
+ * first, which is the one that comes up. */
+static void test_region_all_down_then_first(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    char listen[32];
+    uint16_t port1 = closed_port(loop), port2 = closed_port(loop);
+    struct derp_map m;
+    region_map(&m, PLAIN_NODE "," PLAIN_NODE, "7a", port1, "7b", port2);
+    struct peer a;
+    peer_start_at(&a, loop, NULL, derp_map_region(&m, 7), NULL);
+    derp_map_free(&m);
+    run_for(loop, 0.3);
+    assert_false(vole_derp_client_connected(a.c));
+    assert_non_null(strstr(vole_derp_client_last_error(a.c), "connecting to"));
+
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", port1);
+    struct server_opts so = {.listen = listen};
+    struct vole_derp_server *s = server_start(loop, &so);
+    assert_true(wait_count(loop, &a.ups, 1, RUN_LIMIT));
+    assert_on_server(&a, s);
+
+    peer_stop(&a);
+    vole_derp_server_free(s);
+    loop_finish(loop);
+}
+
+/* A node that takes the TCP connection and then says nothing (a TLS black
+ * hole) costs 1.5 s, not the attempt's 10 s. */
+static void test_region_dial_timeout(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t salen = sizeof sa;
+    int hole = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(hole >= 0);
+    assert_int_equal(bind(hole, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(hole, 8), 0);   /* the kernel completes the handshake; nobody reads */
+    assert_int_equal(getsockname(hole, (struct sockaddr *)&sa, &salen), 0);
+    struct vole_derp_server *s = server_start(loop, NULL);
+    struct derp_map m;
+    region_map(&m,
+               "{\"Name\":\"7a\",\"RegionID\":7,\"HostName\":\"localhost\",\"IPv4\":\"127.0.0.1\","
+               "\"DERPPort\":%u,\"InsecureForTests\":true}," PLAIN_NODE,
+               ntohs(sa.sin_port), "7b", vole_derp_server_port(s));
+
+    struct peer a;
+    ev_now_update(loop);
+    double t0 = ev_now(loop);
+    peer_start_at(&a, loop, NULL, derp_map_region(&m, 7), NULL);
+    derp_map_free(&m);
+    assert_true(wait_count(loop, &a.ups, 1, 5.0));
+    ev_now_update(loop);
+    double took = ev_now(loop) - t0;
+    assert_true(took >= 1.4 && took < 3.0);
+    assert_on_server(&a, s);
+
+    peer_stop(&a);
+    vole_derp_server_free(s);
+    close(hole);
+    loop_finish(loop);
+}
+
+/* InsecureForTests and CertName come from the node, not from the base config. */
+static void test_region_tls_from_node(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct tmpdir t;
+    char cert[128], key[128];
+    tmpdir_make(&t);
+    tmpdir_file(&t, "cert.pem", cert, sizeof cert);
+    tmpdir_file(&t, "key.pem", key, sizeof key);
+    make_cert("localhost", cert, key);
+    struct server_opts so = {.cert = cert, .key = key};
+    struct vole_derp_server *s = server_start(loop, &so);
+    unsigned port = vole_derp_server_port(s);
+    struct derp_map insecure, verified, strict;
+    region_map(&insecure, "{\"Name\":\"7a\",\"RegionID\":7,\"HostName\":\"localhost\",\"IPv4\":\"127.0.0.1\","
+                          "\"DERPPort\":%u,\"InsecureForTests\":true}", port);
+    region_map(&verified, "{\"Name\":\"7a\",\"RegionID\":7,\"HostName\":\"derp.invalid\",\"IPv4\":\"127.0.0.1\","
+                          "\"CertName\":\"localhost\",\"DERPPort\":%u}", port);
+    region_map(&strict, "{\"Name\":\"7a\",\"RegionID\":7,\"HostName\":\"localhost\",\"IPv4\":\"127.0.0.1\","
+                        "\"DERPPort\":%u}", port);
+
+    struct client_opts with_ca = {.ca_file = cert};
+    struct client_opts base_insecure = {.insecure = true};   /* not the node's word: ignored */
+    struct peer a, b, c;
+    peer_start_at(&a, loop, NULL, derp_map_region(&insecure, 7), NULL);
+    peer_start_at(&b, loop, NULL, derp_map_region(&verified, 7), &with_ca);
+    peer_start_at(&c, loop, NULL, derp_map_region(&strict, 7), &base_insecure);
+    wait_up(loop, &a, &b);
+    exchange_sizes(loop, &a, &b);
+    run_for(loop, 0.3);
+    assert_int_equal(c.ups, 0);
+    assert_non_null(strstr(vole_derp_client_last_error(c.c), "tls"));
+
+    peer_stop(&a);
+    peer_stop(&b);
+    peer_stop(&c);
+    derp_map_free(&insecure);
+    derp_map_free(&verified);
+    derp_map_free(&strict);
+    vole_derp_server_free(s);
+    loop_finish(loop);
+    tmpdir_remove(&t, (const char *const[]){"cert.pem", "key.pem", NULL});
+}
+
+static void test_region_bad(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct vole_derp_client_config base = {0};
+    char err[160] = "";
+    struct derp_map m;
+    region_map(&m, "{\"Name\":\"7a\",\"RegionID\":7,\"HostName\":\"stun.invalid\",\"STUNOnly\":true}");
+    assert_null(vole_derp_client_new_region(loop, derp_map_region(&m, 7), &base, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "no DERP node"));
+    derp_map_free(&m);
+    loop_finish(loop);
+}
+
 /* ==== garbage ================================================================================= */
 
 struct raw_conn {
@@ -1385,6 +1599,11 @@ int main(void)
         cmocka_unit_test(test_reconnect_after_restart),
         cmocka_unit_test(test_websocket),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_region_nodes_in_order),
+        cmocka_unit_test(test_region_all_down_then_first),
+        cmocka_unit_test(test_region_dial_timeout),
+        cmocka_unit_test(test_region_tls_from_node),
+        cmocka_unit_test(test_region_bad),
         cmocka_unit_test(test_garbage_client),
         cmocka_unit_test(test_scripted_server),
         cmocka_unit_test(test_1000_clients),
