@@ -81,12 +81,27 @@ static void start_value(struct derp_http_parser *hp)
     r->present[hp->cur] = true;
 }
 
+/* RFC 9110 §5.5: no control characters but HTAB in a field value. http-parser
+ * lets some through (a NUL first byte among them), which would make a stored
+ * value depend on how the request was split into reads. */
+static bool value_is_clean(const char *at, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)at[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
     struct derp_http_parser *hp = parser_of(p);
     struct derp_http_request *r = &hp->req;
     size_t have;
 
+    if (!value_is_clean(at, len))
+        return -1;   /* a parse error: 400 */
     if (!hp->in_value)
         start_value(hp);
     if (hp->cur < 0 || r->too_long[hp->cur])

@@ -3,6 +3,7 @@
 # its corpus in test/fuzz/corpus/ (the repo is left untouched):
 #   fuzz_stun        the STUN codec and the socket classifier
 #   fuzz_derp_frame  the DERP frame reader, payload parsers and handshake opener
+#   fuzz_derp_http   the DERP server's request-head parser, routing and responses
 # Exits non-zero on a crash and keeps the crashing input; exits 0 with a
 # "skipped" line if clang or libFuzzer is missing.
 # usage: scripts/fuzz.sh [SECONDS]   (default 20, per target; CLANG=clang-14 to pick one)
@@ -63,6 +64,10 @@ build fuzz_stun "-lz" test/fuzz/fuzz_stun.c stun/message.c stun/attr.c stun/writ
 # Likewise only the frame and handshake files of derp/, not the relay or HTTP.
 build fuzz_derp_frame "-lsodium -ljansson" test/fuzz/fuzz_derp_frame.c derp/frame.c derp/frame_mesh.c \
   derp/frame_parse.c derp/frame_reader.c derp/handshake.c derp/handshake_json.c derp/key.c conf/key.c
+# The HTTP side alone: http.c prints the server key with derp/key.c (which
+# pulls in conf/key.c); the relay is only its stats struct, a header.
+build fuzz_derp_http "-lhttp_parser -lsodium" test/fuzz/fuzz_derp_http.c derp/http.c derp/key.c conf/key.c
 
 run fuzz_stun stun
 run fuzz_derp_frame derp_frame
+run fuzz_derp_http derp_http

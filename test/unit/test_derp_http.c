@@ -119,6 +119,28 @@ static void test_malformed(void **state)
     assert_int_equal(parse(&hp, "GET / HTTP/9.9\r\n\r\n", &used), DERP_HTTP_BAD);
 }
 
+/* A control byte in a header value is a bad request, however the request is
+ * split: once a leading NUL made the stored value depend on the split. */
+static void test_control_bytes_in_values(void **state)
+{
+    static const char req[] = "GET /derp HTTP/1.1\r\nUpgrade:\0garbageDERP\r\n\r\n";
+    struct derp_http_parser hp;
+    size_t used, n = sizeof req - 1;
+    (void)state;
+
+    for (size_t split = 1; split < n; split++) {
+        enum derp_http_status st;
+        derp_http_parser_init(&hp);
+        st = derp_http_parse(&hp, (const uint8_t *)req, split, &used);
+        if (st == DERP_HTTP_MORE)
+            st = derp_http_parse(&hp, (const uint8_t *)req + split, n - split, &used);
+        assert_int_equal(st, DERP_HTTP_BAD);
+    }
+    assert_int_equal(parse(&hp, "GET / HTTP/1.1\r\nX-Tailscale-Challenge: a\x01b\r\n\r\n", &used), DERP_HTTP_BAD);
+    /* HTAB is allowed. */
+    assert_int_equal(parse(&hp, "GET / HTTP/1.1\r\nUpgrade:\tDERP\r\n\r\n", &used), DERP_HTTP_DONE);
+}
+
 static void test_head_size_limit(void **state)
 {
     static struct derp_http_parser hp;
@@ -458,6 +480,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_ends_before_pipelined_bytes), cmocka_unit_test(test_byte_by_byte),
         cmocka_unit_test(test_incomplete_then_more), cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_control_bytes_in_values),
         cmocka_unit_test(test_head_size_limit), cmocka_unit_test(test_endless_headers),
         cmocka_unit_test(test_long_values_never_match), cmocka_unit_test(test_empty_value_keeps_names_apart),
         cmocka_unit_test(test_repeated_headers_joined), cmocka_unit_test(test_route_derp),
