@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/evloop.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
@@ -37,30 +39,6 @@
 
 /* ---- loop, listener ---------------------------------------------------- */
 
-struct timeout {
-    ev_timer w;
-    bool fired;
-};
-
-static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)revents;
-    ((struct timeout *)w->data)->fired = true;
-    ev_break(loop, EVBREAK_ALL);
-}
-
-/* Runs until a callback breaks the loop; false if the time limit hit. */
-static bool run_loop(struct ev_loop *loop, double limit)
-{
-    struct timeout t = {.fired = false};
-    ev_now_update(loop);
-    ev_timer_init(&t.w, on_timeout, limit, 0);
-    t.w.data = &t;
-    ev_timer_start(loop, &t.w);
-    ev_run(loop, 0);
-    ev_timer_stop(loop, &t.w);
-    return !t.fired;
-}
 
 struct listener {
     struct ev_loop *loop;
@@ -394,7 +372,7 @@ static void run_echo(struct echo *x, struct vole_tls_server *srv, const struct v
     listener_open(&l, loop, srv, &sops, 0);
     dial(loop, l.port, tls, &cops);
     ev_tstamp t0 = ev_time();
-    assert_true(run_loop(loop, RUN_LIMIT_S));
+    assert_true(run_loop_for(loop, RUN_LIMIT_S));
     print_message("echo %s: %u MiB each way in %.2f s, server paused %d times\n", tls ? "tls" : "plain",
                   ECHO_TOTAL >> 20, ev_time() - t0, x->pauses);
 
@@ -495,7 +473,7 @@ static void tls_attempt(struct pair *p, const struct certdir *c, const struct vo
     end_init(&p->server, loop, &p->closed, 2);
     listener_open(&l, loop, srv, &sops, 0);
     dial(loop, l.port, tls, &cops);
-    assert_true(run_loop(loop, 10.0));
+    assert_true(run_loop_for(loop, 10.0));
     vole_tls_server_free(srv);
     assert_int_equal(p->client.closes, 1);
     assert_int_equal(p->server.closes, 1);
@@ -590,7 +568,7 @@ static void test_connect_refused(void **state)
     const struct vole_stream_ops ops = {.ctx = &p, .on_open = p_client_open, .on_read = p_read,
                                         .on_close = p_client_close};
     dial(loop, l.port, NULL, &ops);
-    assert_true(run_loop(loop, 5.0));
+    assert_true(run_loop_for(loop, 5.0));
     assert_int_equal(p.client.opens, 0);
     assert_int_equal(p.client.closes, 1);
     assert_non_null(strstr(p.client.why, "connect"));
@@ -671,7 +649,7 @@ static void test_half_close(void **state)
     h->raw_w.data = h;
     ev_io_start(loop, &h->raw_w);
     /* the loop ends when the server closed and the peer read EOF, in either order */
-    while ((!h->closed || !h->raw_eof) && run_loop(loop, 10.0)) {
+    while ((!h->closed || !h->raw_eof) && run_loop_for(loop, 10.0)) {
     }
     assert_int_equal(h->closed, 1);
     assert_true(h->raw_eof);
@@ -744,7 +722,7 @@ static void test_write_timeout(void **state)
     struct listener l;
     listener_open(&l, loop, NULL, &sops, 4096);
     dial(loop, l.port, NULL, &cops);
-    assert_true(run_loop(loop, 10.0));
+    assert_true(run_loop_for(loop, 10.0));
     print_message("write timeout after %.2f s: %s\n", f->t_close - f->t_open, f->client.why);
     assert_string_equal(f->client.why, "write timeout");
     assert_true(f->t_close - f->t_open >= 0.45);
@@ -812,7 +790,7 @@ static void close_in_read(bool graceful, struct vole_tls_server *srv, const stru
     struct listener l;
     listener_open(&l, loop, srv, &sops, 0);
     dial(loop, l.port, tls, &cops);
-    assert_true(run_loop(loop, 10.0));
+    assert_true(run_loop_for(loop, 10.0));
     assert_int_equal(r->server.reads, 1);
     assert_int_equal(r->server.closes, 1);
     assert_int_equal(r->client.closes, 1);

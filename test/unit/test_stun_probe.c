@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/endpoints.h"
+
 #include <sodium.h>
 #include <string.h>
 
@@ -26,21 +28,6 @@ struct net {
     struct sent sent[64];
     size_t n_sent;
 };
-
-static struct wg_endpoint ep4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
-{
-    struct wg_endpoint e = { .family = 4, .port = port };
-    e.addr[0] = a, e.addr[1] = b, e.addr[2] = c, e.addr[3] = d;
-    return e;
-}
-
-static struct wg_endpoint ep6(uint8_t last, uint16_t port)
-{
-    struct wg_endpoint e = { .family = 6, .port = port };
-    e.addr[0] = 0x20, e.addr[1] = 0x01, e.addr[2] = 0x0d, e.addr[3] = 0xb8;
-    e.addr[15] = last;
-    return e;
-}
 
 static void capture(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len)
 {

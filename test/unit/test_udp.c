@@ -6,6 +6,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/evloop.h"
+
 #include <arpa/inet.h>
 #include <ev.h>
 #include <netinet/in.h>
@@ -33,29 +35,9 @@ static struct wg_endpoint ep6(uint16_t port)
     return ep;
 }
 
-struct timeout {
-    ev_timer w;
-    bool fired;
-};
-
-static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)revents;
-    ((struct timeout *)w->data)->fired = true;
-    ev_break(loop, EVBREAK_ALL);
-}
-
-/* Runs the loop until a callback breaks it; false if the time limit hit. */
 static bool run_loop(struct ev_loop *loop)
 {
-    struct timeout t = {.fired = false};
-    ev_now_update(loop);
-    ev_timer_init(&t.w, on_timeout, RUN_LIMIT_S, 0);
-    t.w.data = &t;
-    ev_timer_start(loop, &t.w);
-    ev_run(loop, 0);
-    ev_timer_stop(loop, &t.w);
-    return !t.fired;
+    return run_loop_for(loop, RUN_LIMIT_S);
 }
 
 static void no_recv(void *ctx, const struct wg_endpoint *src, uint8_t *buf, size_t len)

@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/evloop.h"
+
 #include <arpa/inet.h>
 #include <ev.h>
 #include <netinet/in.h>
@@ -27,29 +29,6 @@
 
 /* ---- loop, listener ------------------------------------------------------ */
 
-struct timeout {
-    ev_timer w;
-    bool fired;
-};
-
-static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)revents;
-    ((struct timeout *)w->data)->fired = true;
-    ev_break(loop, EVBREAK_ALL);
-}
-
-static bool run_loop(struct ev_loop *loop, double limit)
-{
-    struct timeout t = {.fired = false};
-    ev_now_update(loop);
-    ev_timer_init(&t.w, on_timeout, limit, 0);
-    t.w.data = &t;
-    ev_timer_start(loop, &t.w);
-    ev_run(loop, 0);
-    ev_timer_stop(loop, &t.w);
-    return !t.fired;
-}
 
 struct listener {
     int fd;
@@ -335,7 +314,7 @@ static void world_run(struct world *x, bool (*done)(struct world *))
 {
     x->done = done;
     if (!done(x))
-        assert_true(run_loop(x->loop, 10.0));
+        assert_true(run_loop_for(x->loop, 10.0));
     assert_true(done(x));
 }
 
