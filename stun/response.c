@@ -8,12 +8,9 @@
 
 #define ERROR_CLASS_4XX 4
 #define ERROR_NUMBER_UNKNOWN 20          /* 420 = class 4, number 20 */
-#define REASON_420 "Unknown Attribute"   /* RFC 8489 §14.8's recommended phrase */
-#define REASON_420_LEN (sizeof(REASON_420) - 1)
 
 _Static_assert(STUN_HEADER_LEN + 4 + 20 <= STUN_MAX_RESPONSE, "an IPv6 success fits");
-_Static_assert(STUN_HEADER_LEN + 4 + 4 + ((REASON_420_LEN + 3) & ~3u) + 4 + 8 <= STUN_MAX_RESPONSE,
-               "a 420 listing four types fits");
+_Static_assert(STUN_HEADER_LEN + 4 + 4 + 4 + 8 <= STUN_MAX_RESPONSE, "a 420 listing four types fits");
 
 size_t stun_build_success(uint8_t *out, size_t cap, const struct stun_request *req,
                           const struct wg_endpoint *mapped)
@@ -33,19 +30,18 @@ size_t stun_build_success(uint8_t *out, size_t cap, const struct stun_request *r
     return stun_writer_finish(&w);
 }
 
-/* ERROR-CODE: 21 zero bits, the class in 3 bits, the number in 8, a reason.
- * RFC 3489 wants the reason's length a multiple of 4, padded with spaces. */
-static void put_error_code(struct stun_writer *w, bool classic)
+/* ERROR-CODE: 21 zero bits, the class in 3 bits, the number in 8, then a
+ * reason phrase, which vole leaves empty (RFC 8489 §14.8 allows it; an empty
+ * phrase is also a multiple of 4, as RFC 3489 wants): an error answer stays as
+ * small as the request that drew it. */
+static void put_error_code(struct stun_writer *w)
 {
-    size_t reason_len = classic ? stun_pad4(REASON_420_LEN) : REASON_420_LEN;
-    uint8_t *value = stun_writer_attr(w, STUN_ATTR_ERROR_CODE, 4 + reason_len);
+    uint8_t *value = stun_writer_attr(w, STUN_ATTR_ERROR_CODE, 4);
     if (value == NULL)
         return;
     stun_put16(value, 0);
     value[2] = ERROR_CLASS_4XX;
     value[3] = ERROR_NUMBER_UNKNOWN;
-    memset(value + 4, ' ', reason_len);
-    memcpy(value + 4, REASON_420, REASON_420_LEN);
 }
 
 /* UNKNOWN-ATTRIBUTES: 16-bit types. RFC 3489 filled an odd list to 4 bytes by
@@ -71,7 +67,7 @@ size_t stun_build_error_420(uint8_t *out, size_t cap, const struct stun_request 
     struct stun_writer w;
     stun_writer_init(&w, out, cap);
     stun_writer_header(&w, STUN_BINDING_ERROR, req->classic, req->txid);
-    put_error_code(&w, req->classic);
+    put_error_code(&w);
     put_unknown_attributes(&w, req);
     return stun_writer_finish(&w);
 }

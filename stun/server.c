@@ -71,7 +71,7 @@ static bool accept_request(struct stun_server *s, const uint8_t *b, size_t len, 
     return false;
 }
 
-static size_t respond(struct stun_server *s, const struct stun_request *r, bool error_420,
+static size_t respond(struct stun_server *s, const struct stun_request *r, bool error_420, size_t req_len,
                       const struct wg_endpoint *src, uint8_t *out, size_t cap)
 {
     /* The cap is the amplification bound, whatever room the caller has. */
@@ -79,6 +79,12 @@ static size_t respond(struct stun_server *s, const struct stun_request *r, bool 
 
     if (n == 0) {
         s->dropped_unanswerable++;
+        return 0;
+    }
+    /* A success carries just the mapped address; an error carries nothing the
+     * client needs, so it is never larger than the request that drew it. */
+    if (error_420 && n > req_len) {
+        s->dropped_would_amplify++;
         return 0;
     }
     if (error_420) {
@@ -117,7 +123,7 @@ size_t stun_server_handle(struct stun_server *s, const uint8_t *req, size_t len,
         s->dropped_ratelimited++;
         return 0;
     }
-    return respond(s, &r, error_420, src, out, cap < STUN_MAX_RESPONSE ? cap : STUN_MAX_RESPONSE);
+    return respond(s, &r, error_420, len, src, out, cap < STUN_MAX_RESPONSE ? cap : STUN_MAX_RESPONSE);
 }
 
 uint64_t stun_server_dropped_malformed(const struct stun_server *s)
@@ -134,6 +140,7 @@ size_t stun_server_counters(const struct stun_server *s, struct stun_server_coun
         { "answered", NULL, s->answered },
         { "answered classic", NULL, s->answered_classic },
         { "errors 420", NULL, s->errors_420 },
+        { "dropped: a 420 would be larger than the request", NULL, s->dropped_would_amplify },
         { "dropped malformed", NULL, stun_server_dropped_malformed(s) },
         { "dropped oversized", NULL, s->dropped_oversized },
         { "dropped rate-limited", NULL, s->dropped_ratelimited },

@@ -41,6 +41,7 @@ struct stun_server {
     uint64_t errors_420;            /* unknown comprehension-required attribute */
     uint64_t dropped_malformed[STUN_SERVER_N_STATUS];  /* by parse status */
     uint64_t dropped_oversized;     /* > STUN_SERVER_MAX_REQUEST */
+    uint64_t dropped_would_amplify; /* a 420 would be larger than the request that drew it */
     uint64_t dropped_ratelimited;
     uint64_t dropped_not_request;   /* STUN responses and indications */
     uint64_t dropped_unanswerable;  /* no usable source (port 0), or no room */

@@ -112,6 +112,8 @@ case("response_not_answered",
      lambda t: msg(0x0101, t, [attr(0x0020, struct.pack("!BBH", 0, 1, 0x1234) + bytes(4))], "none"), None)
 case("tailscale_request", lambda t: msg(0x0001, t, [sw]), "success")
 case("unknown_required_attr_420", lambda t: msg(0x0001, t, [attr(0x7FFE, b"abcd")]), "420")
+# 28 bytes would draw a 36-byte 420: an error never outgrows its request.
+case("tiny_420_not_amplified", lambda t: msg(0x0001, t, [attr(0x7FFE, b"abcd")], "none"), None)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 0))
 lport = s.getsockname()[1]

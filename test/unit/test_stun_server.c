@@ -282,8 +282,9 @@ static void test_unknown_required_gets_420(void **state)
 
     msg_init(&m, 0x0001, false);
     msg_attr(&m, 0x7777, v, 4);   /* < 0x8000: comprehension-required */
+    msg_attr(&m, 0x8022, (const uint8_t *)"tailnode", 8);
     size_t n = handle(s, &m, &src, T0, out);
-    assert_true(n >= STUN_HEADER_LEN && n <= STUN_MAX_RESPONSE);
+    assert_true(n >= STUN_HEADER_LEN && n <= m.len);   /* never larger than the request */
     assert_int_equal(get16(out), 0x0111);
     assert_int_equal(get16(out + 2), n - STUN_HEADER_LEN);
     assert_memory_equal(out + 4, m.b + 4, 16);
@@ -300,6 +301,23 @@ static void test_unknown_required_gets_420(void **state)
     assert_true(listed);
     assert_int_equal(s->errors_420, 1);
     assert_int_equal(s->answered, 0);
+}
+
+/* An error answer never outgrows its request: a bare 28-byte request with an
+ * unknown required attribute would draw a 36-byte 420, so it gets nothing. */
+static void test_420_never_amplifies(void **state)
+{
+    struct stun_server *s = *state;
+    struct wg_endpoint src = ep("198.51.100.2", 4000);
+    uint8_t v[4] = {1, 2, 3, 4}, out[512];
+    struct msg m;
+
+    msg_init(&m, 0x0001, false);
+    msg_attr(&m, 0x7777, v, 4);
+    assert_int_equal(m.len, 28);
+    assert_int_equal(handle(s, &m, &src, T0, out), 0);
+    assert_int_equal(s->dropped_would_amplify, 1);
+    assert_int_equal(s->errors_420, 0);
 }
 
 /* What turnutils_stunclient -f sends: RESPONSE-PORT (which we do not do)
@@ -507,7 +525,7 @@ int main(void)
         T(test_tailscale_request_v4_vector), T(test_rfc5389_request_v6), T(test_bare_request_v4_and_v6),
         T(test_classic_request), T(test_classic_change_request_answered),
         T(test_response_size_independent_of_request), T(test_no_room_is_counted),
-        T(test_unknown_required_gets_420), T(test_420_does_not_list_change_request),
+        T(test_unknown_required_gets_420), T(test_420_never_amplifies), T(test_420_does_not_list_change_request),
         T(test_oversized_dropped), T(test_responses_and_indications_dropped),
         T(test_malformed_dropped_by_reason), T(test_unanswerable_source), T(test_rate_limit_flood_and_recovery),
         T(test_rate_limit_spares_netcheck), T(test_rate_limit_v6_by_64), T(test_rate_limit_counts_only_answerable),
