@@ -65,4 +65,42 @@ const char *derp_map_node_tls_name(const struct derp_map_node *n);
  * NULL at the end. */
 const struct derp_map_node *derp_map_next_derp_node(const struct derp_map_region *r, size_t *idx);
 
+/* ---- writing (derp/derpmap_write.c) ------------------------------------- */
+
+/* The map as Coder's server sends it: compact JSON, keys in tailcfg's field
+ * order, Regions keyed by the decimal ID in Go's (string) key order, fields
+ * tagged omitempty left out when zero, strings escaped as Go's encoding/json
+ * does (<, >, & as \u003c...). No trailing newline. A stun_port of 3478 is
+ * written as such (the reader turns an absent one into 3478, so both mean
+ * the same). malloc'd; NULL only when out of memory. */
+char *derp_map_to_json(const struct derp_map *m);
+
+/* One STUN listener of this server, as a STUN-only node. */
+struct derp_map_stun_addr {
+    const char *host;   /* NULL or "": the server's host_name */
+    int port;           /* 1..65535 */
+};
+
+struct derp_map_server_params {
+    long long region_id;        /* 0: 999, Coder's embedded relay ID */
+    const char *region_code;    /* NULL or "": "vole" */
+    const char *region_name;    /* NULL or "": host_name */
+    const char *host_name;      /* required: the name clients reach the server by */
+    int derp_port;              /* 0: the scheme's default */
+    bool force_http;            /* plain http:// (no TLS) */
+    bool insecure_for_tests;
+    const struct derp_map_stun_addr *stun;   /* one STUN-only node each, in order */
+    size_t n_stun;
+    /* --block-direct-connections: every node of the result (extra ones too)
+     * gets STUNPort -1 and STUN-only nodes are dropped, as Coder does. */
+    bool block_direct;
+    const struct derp_map *extra;   /* NULL, or more regions (--derp-map FILE); copied */
+};
+
+/* Builds *out: this server's region (EmbeddedRelay, node "<id>b" with
+ * STUNPort -1, then "<id>stun<i>" STUN-only nodes) plus a copy of p->extra.
+ * 0, or -1 with err saying why (bad parameter, a region ID of the extra map
+ * equal to this server's); *out is empty then. Free with derp_map_free. */
+int derp_map_for_server(struct derp_map *out, const struct derp_map_server_params *p, char *err, size_t errlen);
+
 #endif
