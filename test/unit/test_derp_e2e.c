@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/sockets.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
@@ -966,19 +968,15 @@ static void test_region_all_down_then_first(void **state)
 static void test_region_dial_timeout(void **state)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t salen = sizeof sa;
     int hole = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(hole >= 0);
-    assert_int_equal(bind(hole, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(hole, 8), 0);   /* the kernel completes the handshake; nobody reads */
-    assert_int_equal(getsockname(hole, (struct sockaddr *)&sa, &salen), 0);
+    uint16_t hole_port = listen_loopback(hole, 8);   /* the kernel completes the handshake; nobody reads */
     struct vole_derp_server *s = server_start(loop, NULL);
     struct derp_map m;
     region_map(&m,
                "{\"Name\":\"7a\",\"RegionID\":7,\"HostName\":\"localhost\",\"IPv4\":\"127.0.0.1\","
                "\"DERPPort\":%u,\"InsecureForTests\":true}," PLAIN_NODE,
-               ntohs(sa.sin_port), "7b", vole_derp_server_port(s));
+               hole_port, "7b", vole_derp_server_port(s));
 
     struct peer a;
     ev_now_update(loop);

@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/sockets.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -285,10 +287,8 @@ static void *echo_main(void *arg)
     return NULL;
 }
 
-static int listen_loopback(uint16_t *port, bool small)
+static int kernel_listener(uint16_t *port, bool small)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof sa;
     struct timeval tv = { .tv_sec = 30 };
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -296,16 +296,13 @@ static int listen_loopback(uint16_t *port, bool small)
     if (small)
         small_buffers(fd);   /* inherited by accepted sockets */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);   /* bounds accept() */
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(fd, 8), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    *port = ntohs(sa.sin_port);
+    *port = listen_loopback(fd, 8);
     return fd;
 }
 
 static void echo_start(struct echo *e)
 {
-    e->lfd = listen_loopback(&e->port, true);
+    e->lfd = kernel_listener(&e->port, true);
     assert_int_equal(pthread_create(&e->th, NULL, echo_main, e), 0);
 }
 
@@ -319,7 +316,7 @@ static void echo_stop(struct echo *e)
 static uint16_t closed_port(void)
 {
     uint16_t port;
-    int fd = listen_loopback(&port, false);
+    int fd = kernel_listener(&port, false);
     close(fd);
     return port;
 }

@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/sockets.h"
+
 #include "test/unit/evloop.h"
 
 #include <arpa/inet.h>
@@ -74,12 +76,7 @@ static void listener_open(struct listener *l, struct ev_loop *loop, struct vole_
     assert_true(l->fd >= 0);
     if (rcvbuf > 0)
         assert_int_equal(setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(l->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(l->fd, 8), 0);
-    assert_int_equal(getsockname(l->fd, (struct sockaddr *)&a, &len), 0);
-    l->port = ntohs(a.sin_port);
+    l->port = listen_loopback(l->fd, 8);
     ev_io_init(&l->w, on_accept, l->fd, EV_READ);
     l->w.data = l;
     ev_io_start(loop, &l->w);
