@@ -9,6 +9,7 @@ static const char *const type_names[] = {
     [COORD_MSG_UPDATE_SELF] = "update_self", [COORD_MSG_ADD_TUNNEL] = "add_tunnel",
     [COORD_MSG_DISCONNECT] = "disconnect",   [COORD_MSG_SELF] = "self",
     [COORD_MSG_PEER_UPDATES] = "peer_updates", [COORD_MSG_ERROR] = "error",
+    [COORD_MSG_DERP_MAP] = "derp_map",
 };
 
 static const char *const kind_names[] = {
@@ -55,6 +56,17 @@ static json_t *updates_json(const struct coord_msg *m)
     return a;
 }
 
+/* The DERP map goes in as the object it is, not as a string. */
+static int derp_map_json(json_t *o, const char *text)
+{
+    json_t *v = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return -1;
+    }
+    return json_object_set_new(o, "derp_map", v);
+}
+
 /* The body after "type"; -1 when the message cannot be built. */
 static int add_body(json_t *o, const struct coord_msg *m)
 {
@@ -71,6 +83,8 @@ static int add_body(json_t *o, const struct coord_msg *m)
         return json_object_set_new(o, "peer_updates", updates_json(m));
     case COORD_MSG_ERROR:
         return json_object_set_new(o, "error", json_string(m->error));
+    case COORD_MSG_DERP_MAP:
+        return derp_map_json(o, m->derp_map);
     case COORD_MSG_DISCONNECT:
         return 0;
     }
@@ -95,5 +109,6 @@ char *coord_msg_encode(const struct coord_msg *m)
 void coord_msg_free(struct coord_msg *m)
 {
     free(m->updates);
+    free(m->derp_map);
     memset(m, 0, sizeof *m);
 }

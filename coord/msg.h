@@ -14,6 +14,8 @@
  *   {"type":"peer_updates","peer_updates":[{"id":7,"kind":"NODE","node":{...}},
  *        {"id":8,"kind":"LOST","reason":"..."}]}    peer_updates[]{id, node, kind, reason}
  *   {"type":"error","error":"..."}                  error
+ *   {"type":"derp_map","derp_map":{...}}            StreamDERPMaps: Tailscale DERPMap JSON,
+ *        sent first on every connection (derp/derpmap.h parses it)
  *
  * Parsing is strict about the fields it knows and ignores the rest. */
 #ifndef VOLE_COORD_MSG_H
@@ -37,6 +39,7 @@ enum coord_msg_type {
     COORD_MSG_SELF,
     COORD_MSG_PEER_UPDATES,
     COORD_MSG_ERROR,
+    COORD_MSG_DERP_MAP,
 };
 
 enum coord_peer_kind {            /* Coder's CoordinateResponse.PeerUpdate.Kind names */
@@ -60,6 +63,7 @@ struct coord_msg {
     struct coord_peer_update *updates;         /* PEER_UPDATES; malloc'd by decode */
     size_t n_updates;                          /* 1..COORD_MSG_MAX_UPDATES */
     char error[COORD_MSG_ERROR_MAX + 1];       /* ERROR */
+    char *derp_map;                            /* DERP_MAP: compact JSON; malloc'd by decode, freed by coord_msg_free */
 };
 
 /* A malloc'd compact JSON string, or NULL (allocation failure, or a message

@@ -79,6 +79,15 @@ static int parse_agent(const struct jf *c, json_t *obj, struct coord_msg *m)
     return 0;
 }
 
+static int parse_derp_map(const struct jf *c, json_t *obj, struct coord_msg *m)
+{
+    json_t *v = json_object_get(obj, "derp_map");
+    if (!json_is_object(v))
+        return jf_fail(c, "derp_map", v ? "not an object" : "missing");
+    m->derp_map = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    return m->derp_map ? 0 : jf_fail(c, "derp_map", "out of memory");
+}
+
 static int parse_body(const struct jf *c, json_t *obj, struct coord_msg *m)
 {
     switch (m->type) {
@@ -94,6 +103,8 @@ static int parse_body(const struct jf *c, json_t *obj, struct coord_msg *m)
         return parse_updates(c, obj, m);
     case COORD_MSG_ERROR:
         return jf_string(c, obj, "error", true, m->error, sizeof m->error);
+    case COORD_MSG_DERP_MAP:
+        return parse_derp_map(c, obj, m);
     case COORD_MSG_DISCONNECT:
         return 0;
     }
@@ -105,7 +116,7 @@ static int parse_type(const struct jf *c, json_t *obj, enum coord_msg_type *t)
     char s[32];
     if (jf_string(c, obj, "type", true, s, sizeof s) < 0)
         return -1;
-    for (int k = COORD_MSG_UPDATE_SELF; k <= COORD_MSG_ERROR; k++)
+    for (int k = COORD_MSG_UPDATE_SELF; k <= COORD_MSG_DERP_MAP; k++)
         if (strcmp(s, coord_msg_type_name((enum coord_msg_type)k)) == 0) {
             *t = (enum coord_msg_type)k;
             return 0;

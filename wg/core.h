@@ -38,6 +38,7 @@ struct wg_peer {
     struct wg_keypairs keypairs;
     struct wg_cookie_maker cookie;
     struct wg_endpoint endpoint;
+    bool endpoint_fixed;        /* no roaming (wg_peer_set_endpoint_fixed) */
     struct wg_staged staged;
 
     uint64_t timers[WG_TIMER_COUNT];

@@ -117,6 +117,12 @@ void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep)
     peer->endpoint = *ep;
 }
 
+void wg_peer_set_endpoint_fixed(struct wg_peer *peer, const struct wg_endpoint *ep)
+{
+    peer->endpoint = *ep;
+    peer->endpoint_fixed = true;
+}
+
 void wg_peer_get_info(const struct wg_peer *peer, struct wg_peer_info *info)
 {
     info->endpoint = peer->endpoint;

@@ -89,6 +89,10 @@ struct wg_peer *wg_device_add_peer(struct wg_device *dev, const struct wg_peer_c
 /* family 4 or 6, network-order address; -1 on a bad prefix length. */
 int wg_peer_add_allowed_ip(struct wg_peer *peer, int family, const uint8_t *addr, uint8_t cidr);
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep);
+/* Sets the endpoint and turns roaming off for the peer: authenticated packets
+ * from other sources no longer move it. A tailnet node sets a per-peer
+ * placeholder here and chooses the real path (UDP or DERP) itself. */
+void wg_peer_set_endpoint_fixed(struct wg_peer *peer, const struct wg_endpoint *ep);
 void wg_peer_get_info(const struct wg_peer *peer, struct wg_peer_info *info);
 void wg_peer_set_user(struct wg_peer *peer, void *user);
 void *wg_peer_user(const struct wg_peer *peer);

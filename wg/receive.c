@@ -7,8 +7,8 @@
 
 static void set_endpoint(struct wg_peer *peer, const struct wg_endpoint *src)
 {
-    /* Roaming: the last authenticated source wins. */
-    if (!wg_endpoint_equal(&peer->endpoint, src)) {
+    /* Roaming: the last authenticated source wins, unless the owner routes. */
+    if (!peer->endpoint_fixed && !wg_endpoint_equal(&peer->endpoint, src)) {
         peer->endpoint = *src;
         wg_emit(peer, WG_EV_ENDPOINT_CHANGED);
     }

@@ -236,6 +236,24 @@ static void test_msg_small_ones(void **state)
     free(s);
 }
 
+static void test_msg_derp_map(void **state)
+{
+    char map[] = "{\"Regions\":{\"999\":{\"RegionID\":999,\"Nodes\":[]}}}";
+    struct coord_msg m = {.type = COORD_MSG_DERP_MAP, .derp_map = map}, back;
+    char *s = round_trip(&m, &back);
+    assert_string_equal(s, "{\"type\":\"derp_map\",\"derp_map\":{\"Regions\":{\"999\":{\"RegionID\":999,\"Nodes\":[]}}}}");
+    assert_string_equal(back.derp_map, map);
+    coord_msg_free(&back);
+    free(s);
+
+    char err[128];
+    const char *bad = "{\"type\":\"derp_map\",\"derp_map\":[1]}";
+    assert_int_equal(coord_msg_decode(bad, strlen(bad), &back, err, sizeof err), -1);
+    assert_string_equal(err, "derp_map: not an object");
+    struct coord_msg nomap = {.type = COORD_MSG_DERP_MAP};
+    assert_null(coord_msg_encode(&nomap));
+}
+
 static void test_msg_self(void **state)
 {
     struct coord_msg m = {.type = COORD_MSG_SELF, .block_endpoints = true}, back;
@@ -357,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_msg_update_self),
         cmocka_unit_test(test_msg_small_ones),
         cmocka_unit_test(test_msg_self),
+        cmocka_unit_test(test_msg_derp_map),
         cmocka_unit_test(test_msg_peer_updates),
         cmocka_unit_test(test_bad_msgs),
         cmocka_unit_test(test_msg_bounds_and_unknown_fields),

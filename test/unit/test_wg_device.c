@@ -1861,6 +1861,31 @@ static void test_cryptokey_routing(void **state)
 /* 12. Roaming                                                              */
 /* ======================================================================== */
 
+/* A fixed endpoint (tailnet placeholder) never roams: data from a new source
+ * is still delivered, replies still go to the placeholder. */
+static void test_fixed_endpoint(void **state)
+{
+    struct harness *h = h_init(state, &DEFAULTS);
+    struct node *a = NODE_A(h), *b = NODE_B(h);
+    struct wg_endpoint moved = ep4(198, 18, 0, 99, 4242);
+    struct dgram d;
+    struct wg_peer_info pi;
+
+    handshake(h);
+    wg_peer_set_endpoint_fixed(a->peer, &b->ep);
+    b->src = moved;
+    send_ip4(h, b, 84, 1);
+    pump(h);
+    assert_int_equal(a->rx_n, 1);
+    pi = info(a);
+    assert_true(wg_endpoint_equal(&pi.endpoint, &b->ep));
+    assert_int_equal(count_ev(a, WG_EV_ENDPOINT_CHANGED), 0);
+    send_ip4(h, a, 84, 2);
+    d = take(a, WG_MSG_DATA);
+    assert_true(wg_endpoint_equal(&d.dst, &b->ep));
+    free(d.buf);
+}
+
 static void test_roaming(void **state)
 {
     struct harness *h = h_init(state, &DEFAULTS);
@@ -2200,6 +2225,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_low_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cryptokey_routing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roaming, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fixed_endpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persistent_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staged_limit, setup, teardown),
