@@ -12,5 +12,8 @@ int cmd_ping(int argc, char **argv);
 int cmd_stun(int argc, char **argv);
 int cmd_netcheck(int argc, char **argv);
 int cmd_derp(int argc, char **argv);
+int cmd_server(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
 
 #endif

@@ -12,6 +12,9 @@ struct command {
 };
 
 static const struct command COMMANDS[] = {
+    { "server", cmd_server, "run the tailnet server: coordinator, DERP relay, DERP map and STUN" },
+    { "agent", cmd_agent, "register an agent with the server and expose its TCP ports" },
+    { "forward", cmd_forward, "forward a local TCP port to an agent's port through the tailnet" },
     { "tunnel", cmd_tunnel, "run a WireGuard tunnel from a wg-quick config, with TCP forwards" },
     { "ping", cmd_ping, "ping an address through a WireGuard tunnel" },
     { "stun", cmd_stun, "run a STUN server (binding requests over UDP)" },
