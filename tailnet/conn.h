@@ -1,0 +1,85 @@
+/* The tailnet's data plane (what magicsock is to Tailscale): one UDP socket
+ * shared by WireGuard, disco and STUN; one WireGuard device whose peers have
+ * fixed placeholder endpoints (wg_peer_set_endpoint_fixed), so that this
+ * module decides per packet where it goes (disco/path.h: the trusted UDP
+ * address, or DERP plus the best untrusted one); DERP clients per region
+ * (home region by STUN latency, reverse routes to the region a peer was
+ * heard on, idle non-home regions closed after 60 s); disco ping / pong /
+ * CallMeMaybe; STUN endpoint discovery (every 20-26 s while active, at once
+ * on a change). It knows nothing about the coordinator: tailnet/node.c
+ * feeds it the DERP map and peers, and sends what vole_conn_self says. */
+#ifndef VOLE_TAILNET_CONN_H
+#define VOLE_TAILNET_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coord/node.h"
+#include "lwip/pbuf.h"
+#include "tailnet/node.h"
+
+struct ev_loop;
+struct derp_map;
+struct vole_stack;
+struct vole_conn;
+
+/* The tunnel MTU (inner packets), as Tailscale's and Coder's tailnet: a
+ * WireGuard packet of 1280 + 32 + 16 bytes plus IPv6/UDP headers fits any
+ * path that carries the 1310-byte padded disco ping. */
+#define VOLE_TAILNET_MTU 1280
+/* DERP's magic address family: packets over region R are "from 127.3.3.40:R". */
+#define VOLE_DERP_MAGIC_IP4 {127, 3, 3, 40}
+
+struct vole_conn_config {
+    uint8_t private_key[32];     /* the WireGuard node key */
+    uint16_t udp_port;           /* 0: random */
+    const char *server_url;      /* the embedded region (EmbeddedRelay) is dialled here, path /derp */
+    const char *ca_file;
+    bool insecure;
+    bool verbose;
+    void (*log)(void *ctx, const char *msg);
+    void *log_ctx;
+};
+
+struct vole_conn_ops {
+    void *ctx;
+    /* What vole_conn_self returns changed (endpoints, home region): the
+     * owner re-sends update_self. */
+    void (*on_self_changed)(void *ctx);
+    /* The path to the peer with this WireGuard key changed. */
+    void (*on_path)(void *ctx, const uint8_t peer_key[32], const struct vole_tailnet_path *path);
+};
+
+struct vole_conn *vole_conn_new(struct ev_loop *loop, const struct vole_conn_config *cfg,
+                                const struct vole_conn_ops *ops, char *err, size_t errlen);
+void vole_conn_free(struct vole_conn *c);
+
+/* The DERP map from the coordinator (copied). Starts STUN probing and DERP
+ * dialling; 0 or -1 with err (a map without any DERP region). */
+int vole_conn_set_derp_map(struct vole_conn *c, const struct derp_map *m, char *err, size_t errlen);
+/* The server's block-direct: no endpoints in vole_conn_self, no CallMeMaybe, DERP only. */
+void vole_conn_set_block_endpoints(struct vole_conn *c, bool block);
+
+/* This node's key, disco key, preferred_derp (0 until known) and endpoints.
+ * id, addresses and name are the owner's to fill. */
+void vole_conn_self(const struct vole_conn *c, struct coord_node *out);
+
+/* A peer's node (new or changed): adds or updates the WireGuard peer (its
+ * addresses as AllowedIPs), its disco key, endpoints and home region. name
+ * is for logs and on_path. 0, or -1 (e.g. the key is our own). */
+int vole_conn_upsert_peer(struct vole_conn *c, const struct coord_node *n, const char *name);
+/* The peer left (DISCONNECTED / LOST): its paths are forgotten; a later
+ * upsert brings it back. */
+void vole_conn_remove_peer(struct vole_conn *c, const uint8_t key[32]);
+void vole_conn_peer_path(const struct vole_conn *c, const uint8_t key[32], struct vole_tailnet_path *out);
+
+/* Where decrypted inner packets go (NULL: dropped and counted). */
+void vole_conn_attach_stack(struct vole_conn *c, struct vole_stack *s);
+/* An inner IP packet from the stack toward a peer (by its destination
+ * address); returns an lwIP err_t (ERR_OK, or ERR_RTE with no such peer). */
+int vole_conn_output(struct vole_conn *c, struct pbuf *p);
+
+uint16_t vole_conn_udp_port(const struct vole_conn *c);
+
+#endif
