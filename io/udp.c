@@ -53,6 +53,7 @@ struct vole_udp {
     struct ev_loop *loop;
     int fd;               /* -1 only after a failed same-port rebind */
     bool v6;
+    bool dont_fragment;   /* vole_udp_set_dont_fragment: kept across rebinds */
     uint16_t port;
     char *bind_addr;      /* NULL = any */
     size_t batch, max_dgram;
@@ -668,6 +669,25 @@ static void install_socket(struct vole_udp *u, int fd, bool v6)
     vole_udp_flush(u);
 }
 
+/* Linux path MTU discovery "do": DF set, never fragment locally; a send
+ * above the known path MTU fails with EMSGSIZE (counted in tx_errors). */
+static int apply_dont_fragment(struct vole_udp *u)
+{
+    int v4 = IP_PMTUDISC_DO, v6 = IPV6_PMTUDISC_DO, rc4, rc6 = 0;
+    if (u->fd < 0)
+        return -1;
+    rc4 = setsockopt(u->fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4, sizeof v4);
+    if (u->v6)
+        rc6 = setsockopt(u->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6, sizeof v6);
+    return rc4 == 0 && rc6 == 0 ? 0 : -1;
+}
+
+int vole_udp_set_dont_fragment(struct vole_udp *u)
+{
+    u->dont_fragment = true;
+    return apply_dont_fragment(u);
+}
+
 int vole_udp_rebind(struct vole_udp *u, uint16_t port, char *err, size_t errlen)
 {
     bool v6 = u->v6;
@@ -684,5 +704,7 @@ int vole_udp_rebind(struct vole_udp *u, uint16_t port, char *err, size_t errlen)
     if (fd < 0)
         return -1;
     install_socket(u, fd, v6);
+    if (u->dont_fragment)
+        (void)apply_dont_fragment(u);
     return 0;
 }

@@ -77,6 +77,12 @@ const struct vole_udp_stats *vole_udp_stats(const struct vole_udp *u);
  * Pending sends go out from the new socket. 0, or -1 with err. */
 int vole_udp_rebind(struct vole_udp *u, uint16_t port, char *err, size_t errlen);
 
+/* (An addition, for tailnet/conn.c.) Don't fragment anything this socket
+ * sends, IPv4 and IPv6 (IP_PMTUDISC_DO / IPV6_PMTUDISC_DO), also after a
+ * rebind: a datagram above the path MTU fails (tx_errors) instead of being
+ * fragmented. 0, or -1 if the kernel refused. */
+int vole_udp_set_dont_fragment(struct vole_udp *u);
+
 /* Conversions used elsewhere. v4-mapped IPv6 addresses become family 4. */
 void vole_sockaddr_to_endpoint(struct wg_endpoint *ep, const struct sockaddr *sa);
 /* For a v6 socket an IPv4 endpoint becomes ::ffff:a.b.c.d. Returns 0 when the

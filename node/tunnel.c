@@ -11,12 +11,9 @@
 
 #include "io/udp.h"
 #include "node/classify.h"
+#include "node/wgio.h"
 #include "lwip/pbuf.h"
 #include "stack/stack.h"
-
-/* A gather list for one outgoing pbuf chain; longer chains are rare (lwIP
- * builds one pbuf per TCP segment with TCP_OVERSIZE) and get flattened. */
-#define MAX_IOV 16
 
 struct vole_tunnel {
     struct ev_loop *loop;
@@ -37,13 +34,6 @@ uint64_t vole_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int64_t wall_offset_ns(void)
-{
-    struct timespec rt;
-    clock_gettime(CLOCK_REALTIME, &rt);
-    return (int64_t)((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec) - (int64_t)vole_now_ns();
 }
 
 void vole_endpoint_format(char *buf, size_t len, const struct wg_endpoint *ep)
@@ -89,28 +79,21 @@ static void sink_tx_commit(void *ctx, const struct wg_endpoint *dst, size_t len)
 
 static uint8_t *sink_rx_alloc(void *ctx, size_t len, void **handle)
 {
-    struct pbuf *p = vole_stack_rx_alloc(len);
     (void)ctx;
-    if (!p)
-        return NULL;
-    *handle = p;
-    return p->payload;
+    return vole_wg_rx_alloc(len, handle);
 }
 
 static void sink_rx_deliver(void *ctx, struct wg_peer *peer, void *handle, size_t len)
 {
     struct vole_tunnel *t = ctx;
-    struct pbuf *p = handle;
     (void)peer;
-    if (len < p->tot_len)
-        pbuf_realloc(p, (u16_t)len);
-    vole_stack_input(t->stack, p);
+    vole_wg_rx_deliver(t->stack, handle, len);
 }
 
 static void sink_rx_discard(void *ctx, void *handle)
 {
     (void)ctx;
-    pbuf_free(handle);
+    vole_wg_rx_discard(handle);
 }
 
 static void sink_event(void *ctx, struct wg_peer *peer, enum wg_event ev)
@@ -137,25 +120,16 @@ static void sink_event(void *ctx, struct wg_peer *peer, enum wg_event ev)
 static int stack_output(void *ctx, struct pbuf *p)
 {
     struct vole_tunnel *t = ctx;
-    struct wg_iov iov[MAX_IOV];
+    struct wg_iov iov[VOLE_WG_MAX_IOV];
     struct wg_peer *peer;
-    int n = 0;
+    int n;
 
     if (p->len < 20)
         return ERR_VAL;
     peer = wg_device_route(t->dev, p->payload, p->len);
     if (!peer)
         return ERR_RTE;
-    for (struct pbuf *q = p; q && n < MAX_IOV; q = q->next, n++) {
-        iov[n].base = q->payload;
-        iov[n].len = q->len;
-    }
-    if (n == MAX_IOV && pbuf_clen(p) > MAX_IOV) {
-        pbuf_copy_partial(p, t->flat, p->tot_len, 0);
-        iov[0].base = t->flat;
-        iov[0].len = p->tot_len;
-        n = 1;
-    }
+    n = vole_pbuf_gather(p, iov, t->flat);
     return wg_device_send(t->dev, peer, iov, n, vole_now_ns()) == 0 ? ERR_OK : ERR_BUF;
 }
 
@@ -311,7 +285,7 @@ struct vole_tunnel *vole_tunnel_new(struct ev_loop *loop, const struct vole_conf
         .rx_deliver = sink_rx_deliver, .rx_discard = sink_rx_discard, .event = sink_event,
     };
 
-    if (!t || !(t->flat = malloc(65536))) {
+    if (!t || !(t->flat = malloc(VOLE_WG_FLAT_LEN))) {
         snprintf(err, errlen, "out of memory");
         free(t);
         return NULL;
@@ -325,7 +299,7 @@ struct vole_tunnel *vole_tunnel_new(struct ev_loop *loop, const struct vole_conf
         snprintf(err, errlen, "cannot initialise libsodium");
         goto fail;
     }
-    wg_device_set_wall_offset(t->dev, wall_offset_ns());
+    wg_device_set_wall_offset(t->dev, vole_wall_offset_ns());
     if (add_peers(t, conf, err, errlen) < 0 || open_udp(t, conf, err, errlen) < 0 ||
         open_stack(t, conf, err, errlen) < 0)
         goto fail;

@@ -82,4 +82,25 @@ int vole_conn_output(struct vole_conn *c, struct pbuf *p);
 
 uint16_t vole_conn_udp_port(const struct vole_conn *c);
 
+/* (Additions.) Counters: every dropped input lands in exactly one drop
+ * counter; the rest say which way traffic went. */
+struct vole_conn_stats {
+    uint64_t udp_wg_rx, derp_wg_rx;          /* WireGuard datagrams in, by path */
+    uint64_t udp_wg_tx, derp_wg_tx;          /* WireGuard datagrams to peers, by path (both when both) */
+    uint64_t disco_rx_ping, disco_rx_pong, disco_rx_cmm;
+    uint64_t disco_tx_ping, disco_tx_pong, disco_tx_cmm;
+    uint64_t drop_disco_unknown_sender;      /* sender disco key of no peer */
+    uint64_t drop_disco_bad_box;             /* the box does not open, or a malformed message */
+    uint64_t drop_disco_misdirected;         /* CallMeMaybe over UDP, DERP source is another peer, wrong node key */
+    uint64_t drop_derp_unknown_sender;       /* a DERP packet from a key that is no (active) peer */
+    uint64_t drop_derp_tx;                   /* no region for the peer, or the DERP client refused */
+    uint64_t drop_stun_unclaimed;            /* STUN that is no answer to our requests */
+    uint64_t drop_rx_no_stack;               /* decrypted with no stack attached */
+    uint64_t drop_tx_peer_gone;              /* WireGuard output to a removed peer */
+    uint64_t stun_rounds;                    /* finished STUN rounds */
+};
+const struct vole_conn_stats *vole_conn_stats(const struct vole_conn *c);
+/* The data plane's WireGuard device (for logs and tests). */
+struct wg_device *vole_conn_device(struct vole_conn *c);
+
 #endif

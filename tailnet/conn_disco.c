@@ -1,0 +1,195 @@
+/* Disco on the wire (tailscale-wire.md §3): our process-wide keypair, one
+ * precomputed box key per peer; pings and pongs padded to 1310 bytes
+ * (Coder's version 1) and sent on the don't-fragment socket; CallMeMaybe only
+ * over DERP, with our endpoints, never while endpoints are blocked. Input
+ * from an unknown sender, or whose box does not open, is a counted drop and
+ * never reaches WireGuard. */
+#include "tailnet/conn_int.h"
+
+#include <string.h>
+
+#include "io/udp.h"
+#include "node/tunnel.h"
+
+/* The largest disco packet we send: a padded ping or pong, or a CallMeMaybe
+ * with every endpoint we advertise. */
+#define CONN_DISCO_OUT_MAX DISCO_PADDED_LEN
+_Static_assert(DISCO_CMM_LEN(COORD_MAX_ENDPOINTS) <= CONN_DISCO_OUT_MAX, "CallMeMaybe fits");
+
+static const uint8_t derp_magic_ip[4] = VOLE_DERP_MAGIC_IP4;
+
+static void send_udp(struct vole_conn *c, struct conn_peer *p, const struct disco_msg *m,
+                     const struct wg_endpoint *to)
+{
+    uint8_t *slot = vole_udp_tx_slot(c->udp, CONN_DISCO_OUT_MAX);
+    size_t n;
+    if (!slot)
+        return;
+    n = disco_seal(slot, CONN_DISCO_OUT_MAX, m, m->type != DISCO_CALL_ME_MAYBE, c->disco.pub, &p->shared, NULL);
+    if (n)
+        vole_udp_tx_commit(c->udp, to, n);
+}
+
+static void send_derp(struct vole_conn *c, struct conn_peer *p, const struct disco_msg *m, int32_t region)
+{
+    uint8_t buf[CONN_DISCO_OUT_MAX];
+    size_t n = disco_seal(buf, sizeof buf, m, m->type != DISCO_CALL_ME_MAYBE, c->disco.pub, &p->shared, NULL);
+    if (n)
+        (void)conn_derp_send(c, region, p->key, buf, n);
+}
+
+static void send_ping(struct vole_conn *c, struct conn_peer *p, const struct disco_path_ping *ping)
+{
+    struct disco_msg m = { .type = DISCO_PING, .has_node_key = true };
+    memcpy(m.txid, ping->txid, DISCO_TXID_LEN);
+    memcpy(m.node_key, c->pub, 32);
+    send_udp(c, p, &m, &ping->to);
+    c->st.disco_tx_ping++;
+}
+
+static void send_call_me_maybe(struct vole_conn *c, struct conn_peer *p)
+{
+    struct disco_msg m = { .type = DISCO_CALL_ME_MAYBE };
+    for (size_t i = 0; i < c->n_endpoints && m.n_eps < DISCO_MAX_ENDPOINTS; i++, m.n_eps++) {
+        m.eps[m.n_eps] = (struct wg_endpoint){ .family = c->endpoints[i].family, .port = c->endpoints[i].port };
+        memcpy(m.eps[m.n_eps].addr, c->endpoints[i].ip, 16);
+    }
+    send_derp(c, p, &m, conn_peer_derp_region(p));
+    c->st.disco_tx_cmm++;
+}
+
+/* What the path asked for: pings over UDP, and maybe our endpoints over DERP. */
+void conn_disco_act(struct vole_conn *c, struct conn_peer *p, const struct disco_path_out *out)
+{
+    if (!p->shared.ok)
+        return;
+    for (size_t i = 0; i < out->n_pings; i++)
+        send_ping(c, p, &out->pings[i]);
+    /* An empty list would make the peer forget what it knows of us. */
+    if (out->call_me_maybe && !c->block_endpoints && c->n_endpoints > 0)
+        send_call_me_maybe(c, p);
+}
+
+/* Always answer, over the path the ping came by; the pong says what source we saw. */
+static void on_ping(struct vole_conn *c, struct conn_peer *p, const struct disco_msg *m,
+                    const struct wg_endpoint *udp_src, int32_t region, uint64_t now)
+{
+    struct disco_msg pong = { .type = DISCO_PONG };
+
+    if (m->has_node_key && memcmp(m->node_key, p->key, 32) != 0) {
+        c->st.drop_disco_misdirected++;
+        return;
+    }
+    c->st.disco_rx_ping++;
+    memcpy(pong.txid, m->txid, DISCO_TXID_LEN);
+    if (udp_src) {
+        disco_path_on_ping(&p->path, udp_src, now);
+        pong.src = *udp_src;
+        send_udp(c, p, &pong, udp_src);
+    } else {
+        pong.src = (struct wg_endpoint){ .family = 4, .port = (uint16_t)region };
+        memcpy(pong.src.addr, derp_magic_ip, 4);
+        send_derp(c, p, &pong, region);
+    }
+    c->st.disco_tx_pong++;
+}
+
+static void on_call_me_maybe(struct vole_conn *c, struct conn_peer *p, const struct disco_msg *m, uint64_t now)
+{
+    struct wg_endpoint eps[DISCO_MAX_ENDPOINTS];
+    struct disco_path_out out;
+    size_t n = 0;
+
+    c->st.disco_rx_cmm++;
+    for (size_t i = 0; i < m->n_eps; i++) {
+        const struct wg_endpoint *e = &m->eps[i];
+        /* Link-local IPv6 needs a zone we do not have; overlay addresses are the tunnel's own. */
+        if (e->family == 6 && (e->addr[0] == 0xfe && (e->addr[1] & 0xc0) == 0x80))
+            continue;
+        if ((e->family == 6 && coord_v6_in_overlay(e->addr)) || e->port == 0)
+            continue;
+        eps[n++] = *e;
+    }
+    disco_path_on_call_me_maybe(&p->path, eps, n, now, &out);
+    conn_disco_act(c, p, &out);
+}
+
+void conn_disco_input(struct vole_conn *c, const uint8_t *buf, size_t len, const struct wg_endpoint *udp_src,
+                      struct conn_peer *derp_peer, int32_t derp_region)
+{
+    const uint8_t *sender = disco_sender_key(buf, len);
+    struct conn_peer *p = sender ? conn_peer_by_disco(c, sender) : NULL;
+    struct disco_msg m;
+    uint64_t now = vole_now_ns(), lat;
+    struct wg_endpoint to;
+
+    if (!p) {
+        c->st.drop_disco_unknown_sender++;
+        return;
+    }
+    if (!p->shared.ok || disco_open(buf, len, &p->shared, &m) < 0) {
+        c->st.drop_disco_bad_box++;
+        return;
+    }
+    /* Over DERP the relay vouches for the node key: it must be the box's sender. */
+    if (derp_peer && derp_peer != p) {
+        c->st.drop_disco_misdirected++;
+        return;
+    }
+    switch (m.type) {
+    case DISCO_PING:
+        on_ping(c, p, &m, udp_src, derp_region, now);
+        break;
+    case DISCO_PONG:
+        c->st.disco_rx_pong++;
+        (void)disco_path_on_pong(&p->path, m.txid, udp_src == NULL, now, &lat, &to);
+        break;
+    case DISCO_CALL_ME_MAYBE:
+        if (udp_src) {
+            c->st.drop_disco_misdirected++;   /* accepted only via DERP (§3.3) */
+            return;
+        }
+        on_call_me_maybe(c, p, &m, now);
+        break;
+    }
+    conn_peer_update_path(c, p, now);
+}
+
+/* ---- the heartbeat: one timer for the earliest peer deadline ---- */
+
+static uint64_t peer_deadline(const struct conn_peer *p, uint64_t now)
+{
+    uint64_t d = disco_path_next_deadline(&p->path);
+    /* Trust still holds at trust_until itself: wake just after it, so the
+     * switch to DERP is reported then, not at the next heartbeat. */
+    if (p->path.trust_until >= now && p->path.trust_until + 1 < d)
+        d = p->path.trust_until + 1;
+    return d;
+}
+
+uint64_t conn_disco_next_deadline(const struct vole_conn *c, uint64_t now)
+{
+    uint64_t best = UINT64_MAX;
+    for (size_t i = 0; i < c->n_peers; i++)
+        if (c->peers[i]->active) {
+            uint64_t d = peer_deadline(c->peers[i], now);
+            if (d < best)
+                best = d;
+        }
+    return best;
+}
+
+void conn_disco_tick(struct vole_conn *c, uint64_t now)
+{
+    for (size_t i = 0; i < c->n_peers; i++) {
+        struct conn_peer *p = c->peers[i];
+        struct disco_path_out out;
+        if (!p->active)
+            continue;
+        if (disco_path_next_deadline(&p->path) <= now) {
+            disco_path_tick(&p->path, now, &out);
+            conn_disco_act(c, p, &out);
+        }
+        conn_peer_update_path(c, p, now);
+    }
+}

@@ -1,0 +1,156 @@
+/* The data plane's private state, shared by tailnet/conn*.c (one concept per
+ * file: conn.c lifecycle and timers, conn_peers.c the peer table and path
+ * reports, conn_send.c the WireGuard sink, conn_recv.c the socket demux,
+ * conn_disco.c disco, conn_derp.c DERP regions, conn_stun.c endpoints and
+ * the home region). Not an API: nothing outside tailnet/conn*.c includes it. */
+#ifndef VOLE_TAILNET_CONN_INT_H
+#define VOLE_TAILNET_CONN_INT_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "derp/derpmap.h"
+#include "derp/frame.h"
+#include "disco/disco.h"
+#include "disco/path.h"
+#include "stun/probe.h"
+#include "tailnet/conn.h"
+#include "wg/device.h"
+
+/* Peer placeholders: family 6, ::ffff:127.3.3.41, port = the peer's slot
+ * (1..65535). io/udp.c reports v4-mapped sources as family 4, so no real
+ * datagram ever has this source; and no real destination is a v4-mapped
+ * family-6 address either. (127.3.3.40 is DERP's magic address; .41 is ours.) */
+#define CONN_PLACEHOLDER_V4 {127, 3, 3, 41}
+#define CONN_MAX_PEERS 65535
+
+#define CONN_NS ((uint64_t)1000000000)
+#define CONN_DERP_IDLE_CHECK 15.0                  /* derpCleanStaleInterval, seconds */
+#define CONN_DERP_INACTIVE (60 * CONN_NS)          /* derpInactiveCleanupTime */
+#define CONN_STUN_MIN 20.0                         /* periodic re-STUN, seconds: 20..26 */
+#define CONN_STUN_JITTER_MS 6000
+#define CONN_STUN_ACTIVE (45 * CONN_NS)            /* sessionActiveTimeout */
+#define CONN_HOME_STICKY_NS (10 * 1000000ull)      /* keep the old home within 10 ms of the best */
+
+struct conn_peer {
+    uint16_t slot;                 /* the placeholder's port; c->peers[slot - 1] */
+    bool active;                   /* false after vole_conn_remove_peer */
+    char name[64];
+    uint8_t key[32];               /* WireGuard (= DERP) node key */
+    uint8_t disco_pub[32];
+    struct disco_shared shared;
+    struct wg_peer *wg;
+    struct wg_endpoint placeholder;
+    int32_t home_region;           /* the peer's preferred_derp */
+    int32_t heard_region;          /* reverse route: the region we last heard it on (0: none) */
+    struct disco_path path;
+    struct vole_tailnet_path reported;   /* what on_path last said */
+};
+
+/* Packets sent while a region is still connecting wait here (magicsock's
+ * per-region write channel), so that the first handshake initiation to a
+ * newly dialled region is not lost for WireGuard's 5 s retry. Allocated once
+ * per dial, never per packet. */
+#define CONN_DERP_QUEUE 32
+#define CONN_DERP_QUEUE_MTU 1400   /* a full WireGuard packet (1312) or a padded disco ping (1310) */
+
+struct conn_derp_pending {
+    uint8_t key[32];
+    uint16_t len;
+    uint8_t data[CONN_DERP_QUEUE_MTU];
+};
+
+struct conn_region {
+    struct vole_conn *conn;
+    int32_t id;
+    struct vole_derp_client *client;   /* NULL while closed */
+    uint64_t last_write;
+    bool connected;
+    struct conn_derp_pending *queue;   /* CONN_DERP_QUEUE entries while client != NULL */
+    size_t q_head, q_count;
+};
+
+struct vole_conn {
+    struct ev_loop *loop;
+    struct vole_conn_config cfg;       /* strings below are our copies */
+    char *server_url, *ca_file;
+    struct vole_conn_ops ops;
+    struct wg_device *dev;
+    struct vole_udp *udp;
+    struct vole_stack *stack;
+    uint8_t pub[32];
+    struct disco_keypair disco;
+    uint8_t *flat;                     /* 64 KiB: over-long pbuf chains on output */
+    uint8_t *scratch;                  /* 64 KiB: a DERP packet handed to WireGuard (which may write it) */
+    uint8_t *slot;                     /* the UDP send slot WireGuard is filling */
+
+    struct conn_peer **peers;          /* by slot - 1; never shrinks (WireGuard peers are kept) */
+    size_t n_peers, cap_peers;
+
+    struct derp_map map;
+    bool has_map;
+    struct conn_region **regions;      /* parallel to map.regions */
+    int32_t home;
+    bool block_endpoints;
+
+    struct coord_endpoint endpoints[COORD_MAX_ENDPOINTS];
+    size_t n_endpoints;
+
+    struct stun_prober prober;
+    bool stun_running;
+    size_t n_stun_targets;
+    int32_t stun_region[STUN_PROBER_MAX_SERVERS];
+    char stun_names[STUN_PROBER_MAX_SERVERS][STUN_SERVER_NAME_MAX];
+    ev_timer stun_timer;
+    uint64_t last_active;              /* a WireGuard packet went to a peer */
+
+    ev_timer wg_timer, disco_timer, derp_idle;
+    ev_prepare rearm;
+    uint64_t wg_armed, disco_armed;
+
+    struct vole_conn_stats st;
+};
+
+/* conn.c */
+void conn_logf(const struct vole_conn *c, bool verbose_only, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void conn_self_changed(struct vole_conn *c);
+
+/* conn_peers.c */
+struct conn_peer *conn_peer_by_key(const struct vole_conn *c, const uint8_t key[32]);
+struct conn_peer *conn_peer_by_disco(const struct vole_conn *c, const uint8_t disco_pub[32]);
+struct conn_peer *conn_peer_by_placeholder(const struct vole_conn *c, const struct wg_endpoint *ep);
+int32_t conn_peer_derp_region(const struct conn_peer *p);
+void conn_peer_update_path(struct vole_conn *c, struct conn_peer *p, uint64_t now);
+void conn_peers_free(struct vole_conn *c);
+
+/* conn_send.c */
+extern const struct wg_sink conn_wg_sink;
+
+/* conn_recv.c */
+void conn_on_datagram(void *ctx, const struct wg_endpoint *src, uint8_t *buf, size_t len);
+void conn_derp_input(struct vole_conn *c, struct conn_region *r, const uint8_t src[32], const uint8_t *pkt,
+                     size_t len);
+
+/* conn_disco.c */
+void conn_disco_input(struct vole_conn *c, const uint8_t *buf, size_t len, const struct wg_endpoint *udp_src,
+                      struct conn_peer *derp_peer, int32_t derp_region);
+void conn_disco_act(struct vole_conn *c, struct conn_peer *p, const struct disco_path_out *out);
+void conn_disco_tick(struct vole_conn *c, uint64_t now);
+uint64_t conn_disco_next_deadline(const struct vole_conn *c, uint64_t now);
+
+/* conn_derp.c */
+int conn_derp_set_map(struct vole_conn *c, char *err, size_t errlen);
+void conn_derp_close_all(struct vole_conn *c);
+struct conn_region *conn_derp_region(struct vole_conn *c, int32_t id, bool dial);
+int conn_derp_send(struct vole_conn *c, int32_t region, const uint8_t key[32], const uint8_t *pkt, size_t len);
+void conn_derp_set_home(struct vole_conn *c, int32_t home);
+void conn_derp_idle_check(struct vole_conn *c, uint64_t now);
+bool conn_derp_region_has_relay(const struct derp_map_region *r);
+
+/* conn_stun.c */
+void conn_stun_start(struct vole_conn *c);
+void conn_stun_stop(struct vole_conn *c);
+bool conn_stun_input(struct vole_conn *c, const struct wg_endpoint *src, const uint8_t *buf, size_t len);
+
+#endif

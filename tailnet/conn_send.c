@@ -1,0 +1,109 @@
+/* The WireGuard core's sink and the stack's output. WireGuard encrypts
+ * straight into a UDP send slot; at commit the destination decides: a peer's
+ * placeholder goes where disco/path.h says (the slot committed to the real
+ * UDP address, and/or its bytes copied to the peer's DERP region; DERP only
+ * leaves the slot uncommitted, which abandons it), anything else (a cookie
+ * reply to a real source) is committed as it is. No allocation per packet. */
+#include "tailnet/conn_int.h"
+
+#include "io/udp.h"
+#include "node/tunnel.h"
+#include "node/wgio.h"
+#include "stack/stack.h"
+
+static uint8_t *sink_tx_slot(void *ctx, size_t cap)
+{
+    struct vole_conn *c = ctx;
+    c->slot = vole_udp_tx_slot(c->udp, cap);
+    return c->slot;
+}
+
+static void sink_tx_commit(void *ctx, const struct wg_endpoint *dst, size_t len)
+{
+    struct vole_conn *c = ctx;
+    struct conn_peer *p = conn_peer_by_placeholder(c, dst);
+    struct disco_path_route route;
+    struct disco_path_out out;
+    uint64_t now;
+
+    if (!p) {
+        vole_udp_tx_commit(c->udp, dst, len);
+        return;
+    }
+    if (!p->active) {
+        c->st.drop_tx_peer_gone++;
+        return;
+    }
+    now = vole_now_ns();
+    c->last_active = now;
+    disco_path_send(&p->path, now, &route, &out);
+    /* DERP copies the bytes first: the slot stays valid until the flush, but
+     * the pings below take new slots. */
+    if (route.derp && conn_derp_send(c, conn_peer_derp_region(p), p->key, c->slot, len) == 0)
+        c->st.derp_wg_tx++;
+    if (route.udp) {
+        vole_udp_tx_commit(c->udp, &route.udp_addr, len);
+        c->st.udp_wg_tx++;
+    }
+    c->slot = NULL;
+    conn_disco_act(c, p, &out);
+    conn_peer_update_path(c, p, now);
+}
+
+static uint8_t *sink_rx_alloc(void *ctx, size_t len, void **handle)
+{
+    struct vole_conn *c = ctx;
+    if (!c->stack) {
+        c->st.drop_rx_no_stack++;
+        return NULL;
+    }
+    return vole_wg_rx_alloc(len, handle);
+}
+
+static void sink_rx_deliver(void *ctx, struct wg_peer *peer, void *handle, size_t len)
+{
+    struct vole_conn *c = ctx;
+    (void)peer;
+    vole_wg_rx_deliver(c->stack, handle, len);
+}
+
+static void sink_rx_discard(void *ctx, void *handle)
+{
+    (void)ctx;
+    vole_wg_rx_discard(handle);
+}
+
+static void sink_event(void *ctx, struct wg_peer *wp, enum wg_event ev)
+{
+    struct vole_conn *c = ctx;
+    struct conn_peer *p = wg_peer_user(wp);
+    const char *name = p ? p->name : "?";
+
+    switch (ev) {
+    case WG_EV_HANDSHAKE_COMPLETE: conn_logf(c, true, "peer %s: handshake complete", name); break;
+    case WG_EV_HANDSHAKE_GAVE_UP: conn_logf(c, true, "peer %s: no handshake after 90 s", name); break;
+    case WG_EV_KEYS_ZEROED: conn_logf(c, true, "peer %s: session keys expired", name); break;
+    case WG_EV_ENDPOINT_CHANGED:
+    case WG_EV_HANDSHAKE_SENT: break;
+    }
+}
+
+const struct wg_sink conn_wg_sink = {
+    .tx_slot = sink_tx_slot, .tx_commit = sink_tx_commit, .rx_alloc = sink_rx_alloc,
+    .rx_deliver = sink_rx_deliver, .rx_discard = sink_rx_discard, .event = sink_event,
+};
+
+int vole_conn_output(struct vole_conn *c, struct pbuf *p)
+{
+    struct wg_iov iov[VOLE_WG_MAX_IOV];
+    struct wg_peer *peer;
+    int n;
+
+    if (p->len < 20)
+        return ERR_VAL;
+    peer = wg_device_route(c->dev, p->payload, p->len);
+    if (!peer)
+        return ERR_RTE;
+    n = vole_pbuf_gather(p, iov, c->flat);
+    return wg_device_send(c->dev, peer, iov, n, vole_now_ns()) == 0 ? ERR_OK : ERR_BUF;
+}
