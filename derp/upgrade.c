@@ -44,15 +44,15 @@ static int by_name(const void *a, const void *b)
 
 /* Go writes Host and User-Agent first, then the rest sorted by name; names
  * in Go's canonical form (Sec-Websocket-Key) as a Go client puts them on
- * the wire. */
-static size_t sorted_headers(struct header_line *h, bool websocket, const char *ws_key_line,
-                             const char *extra_header)
+ * the wire. ws_lines: the key and subprotocol lines, or NULL for DERP's own
+ * upgrade. */
+static size_t sorted_headers(struct header_line *h, const char *const ws_lines[2], const char *extra_header)
 {
     size_t n = 0;
     h[n++] = (struct header_line){"Connection", "Connection: Upgrade"};
-    if (websocket) {
-        h[n++] = (struct header_line){"Sec-Websocket-Key", ws_key_line};
-        h[n++] = (struct header_line){"Sec-Websocket-Protocol", "Sec-Websocket-Protocol: derp"};
+    if (ws_lines) {
+        h[n++] = (struct header_line){"Sec-Websocket-Key", ws_lines[0]};
+        h[n++] = (struct header_line){"Sec-Websocket-Protocol", ws_lines[1]};
         h[n++] = (struct header_line){"Sec-Websocket-Version", "Sec-Websocket-Version: 13"};
         h[n++] = (struct header_line){"Upgrade", "Upgrade: websocket"};
     } else {
@@ -64,17 +64,12 @@ static size_t sorted_headers(struct header_line *h, bool websocket, const char *
     return n;
 }
 
-size_t derp_upgrade_request(char *out, size_t cap, const struct derp_url *u, bool websocket, const char *ws_key,
-                            const char *extra_header)
+static size_t write_request(char *out, size_t cap, const struct derp_url *u, const char *path,
+                            const char *const ws_lines[2], const char *extra_header)
 {
-    char key_line[64];
     struct header_line h[8];
-
-    if ((extra_header && !derp_upgrade_header_ok(extra_header)) || (websocket && !ws_key))
-        return 0;
-    snprintf(key_line, sizeof key_line, "Sec-Websocket-Key: %s", websocket ? ws_key : "");
-    size_t n = sorted_headers(h, websocket, key_line, extra_header);
-    int w = snprintf(out, cap, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", u->path, u->authority,
+    size_t n = sorted_headers(h, ws_lines, extra_header);
+    int w = snprintf(out, cap, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", path, u->authority,
                      DERP_UPGRADE_USER_AGENT);
     size_t len = w < 0 ? cap : (size_t)w;
     for (size_t i = 0; i < n && len < cap; i++) {
@@ -86,6 +81,61 @@ size_t derp_upgrade_request(char *out, size_t cap, const struct derp_url *u, boo
         len += w < 0 ? cap : (size_t)w;
     }
     return len < cap ? len : 0;
+}
+
+/* An origin-form request-target: "/" and then no space or control byte. */
+static bool path_ok(const char *path)
+{
+    if (!path || path[0] != '/')
+        return false;
+    for (const char *p = path; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* A Sec-WebSocket-Key: base64 (of 16 bytes; a little more is let through). */
+static bool ws_key_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n > 0 && n <= 40 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == n;
+}
+
+/* A subprotocol is an RFC 9110 token. */
+static bool token_ok(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+size_t derp_upgrade_ws_request(char *out, size_t cap, const struct derp_url *u, const char *path,
+                               const char *subprotocol, const char *ws_key, const char *extra_header)
+{
+    char key_line[64], proto_line[32 + DERP_UPGRADE_SUBPROTOCOL_MAX];
+
+    if ((extra_header && !derp_upgrade_header_ok(extra_header)) || !ws_key_ok(ws_key) ||
+        !path_ok(path) || !token_ok(subprotocol, DERP_UPGRADE_SUBPROTOCOL_MAX))
+        return 0;
+    snprintf(key_line, sizeof key_line, "Sec-Websocket-Key: %s", ws_key);
+    snprintf(proto_line, sizeof proto_line, "Sec-Websocket-Protocol: %s", subprotocol);
+    const char *const ws_lines[2] = {key_line, proto_line};
+    return write_request(out, cap, u, path, ws_lines, extra_header);
+}
+
+size_t derp_upgrade_request(char *out, size_t cap, const struct derp_url *u, bool websocket, const char *ws_key,
+                            const char *extra_header)
+{
+    if (websocket)
+        return derp_upgrade_ws_request(out, cap, u, u->path, "derp", ws_key, extra_header);
+    if (extra_header && !derp_upgrade_header_ok(extra_header))
+        return 0;
+    return write_request(out, cap, u, u->path, NULL, extra_header);
 }
 
 /* ---- the response ------------------------------------------------------- */
@@ -204,17 +254,26 @@ static bool has_token(const struct derp_upgrade_value *v, const char *token)
     return false;
 }
 
-const char *derp_upgrade_check(const struct derp_upgrade_response *r, bool websocket, const char *expected_accept)
+const char *derp_upgrade_check_ws(const struct derp_upgrade_response *r, const char *expected_accept,
+                                  const char *subprotocol)
 {
     if (r->status != 101)
         return "the server did not answer 101 Switching Protocols";
-    if (!websocket)
-        return NULL;   /* Go's DERP client asks no more of a 101 */
     if (!has_token(&r->upgrade, "websocket"))
         return "the 101 does not upgrade to websocket";
-    if (strcmp(r->ws_accept.v, expected_accept) != 0)
+    if (!expected_accept || strcmp(r->ws_accept.v, expected_accept) != 0)
         return "wrong Sec-WebSocket-Accept";
-    if (r->ws_protocol.len && strcasecmp(r->ws_protocol.v, "derp") != 0)
-        return "the server chose a WebSocket subprotocol other than derp";
+    /* None at all is accepted: the server then speaks the one protocol of its path. */
+    if (r->ws_protocol.len && strcasecmp(r->ws_protocol.v, subprotocol) != 0)
+        return "the server chose another WebSocket subprotocol";
     return NULL;
+}
+
+const char *derp_upgrade_check(const struct derp_upgrade_response *r, bool websocket, const char *expected_accept)
+{
+    if (websocket)
+        return derp_upgrade_check_ws(r, expected_accept, "derp");
+    if (r->status != 101)
+        return "the server did not answer 101 Switching Protocols";
+    return NULL;   /* Go's DERP client asks no more of a 101 */
 }

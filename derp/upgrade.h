@@ -15,6 +15,7 @@
 #define DERP_UPGRADE_USER_AGENT "vole-derp/1"
 #define DERP_UPGRADE_RESPONSE_MAX 16384     /* a 101 is ~150 bytes; anything this long is not a DERP server */
 #define DERP_UPGRADE_WS_KEY_LEN 24          /* base64 of 16 bytes */
+#define DERP_UPGRADE_SUBPROTOCOL_MAX 64
 
 /* Writes the request into out. websocket: ws_key is the Sec-WebSocket-Key.
  * extra_header: one "Name: value" line without CRLF, or NULL. Headers after
@@ -22,6 +23,13 @@
  * length, or 0 when cap is too small or extra_header is malformed. */
 size_t derp_upgrade_request(char *out, size_t cap, const struct derp_url *u, bool websocket, const char *ws_key,
                             const char *extra_header);
+/* The same WebSocket upgrade for another service on the server (the
+ * coordinator): path (origin-form, e.g. "/api/v2/coordinate") instead of the
+ * URL's, and subprotocol (an RFC 9110 token of at most
+ * DERP_UPGRADE_SUBPROTOCOL_MAX bytes) instead of "derp". ws_key must be
+ * base64. 0 when cap is too small or any argument is malformed. */
+size_t derp_upgrade_ws_request(char *out, size_t cap, const struct derp_url *u, const char *path,
+                               const char *subprotocol, const char *ws_key, const char *extra_header);
 /* Is s one "Name: value" header line (token name, no CR/LF)? */
 bool derp_upgrade_header_ok(const char *s);
 
@@ -59,5 +67,9 @@ enum derp_upgrade_status derp_upgrade_response_feed(struct derp_upgrade_response
 /* After DONE: NULL if the response completes the upgrade asked for, else why
  * not. websocket: expected_accept is Sec-WebSocket-Accept for our key. */
 const char *derp_upgrade_check(const struct derp_upgrade_response *r, bool websocket, const char *expected_accept);
+/* The same for a WebSocket upgrade to subprotocol (the server may also name
+ * none). */
+const char *derp_upgrade_check_ws(const struct derp_upgrade_response *r, const char *expected_accept,
+                                  const char *subprotocol);
 
 #endif
