@@ -12,8 +12,19 @@
 /* Lower-case names, in enum derp_http_header order. */
 static const char *const HEADER_NAMES[DERP_HDR_COUNT] = {
     "upgrade", "derp-fast-start", "sec-websocket-key", "sec-websocket-protocol", "sec-websocket-version",
-    "x-tailscale-challenge",
+    "x-tailscale-challenge", "authorization",
 };
+
+/* Where a header's value is kept, and how much room it has. */
+static char *value_slot(struct derp_http_request *r, int h, size_t *cap)
+{
+    if (h == DERP_HDR_AUTHORIZATION) {
+        *cap = sizeof r->authorization;
+        return r->authorization;
+    }
+    *cap = DERP_HTTP_VALUE_MAX;
+    return r->value[h];
+}
 
 static struct derp_http_parser *parser_of(http_parser *p)
 {
@@ -69,14 +80,16 @@ static int lookup_header(const char *name, size_t len)
 static void start_value(struct derp_http_parser *hp)
 {
     struct derp_http_request *r = &hp->req;
-    size_t len;
+    size_t len, cap;
+    char *v;
 
     hp->in_value = true;
     hp->cur = hp->name_len <= sizeof hp->name ? lookup_header(hp->name, hp->name_len) : -1;
     if (hp->cur < 0)
         return;
-    len = strlen(r->value[hp->cur]);
-    if (r->present[hp->cur] && !append(r->value[hp->cur], DERP_HTTP_VALUE_MAX, &len, ", ", 2))
+    v = value_slot(r, hp->cur, &cap);
+    len = strlen(v);
+    if (r->present[hp->cur] && !append(v, cap, &len, ", ", 2))
         r->too_long[hp->cur] = true;
     r->present[hp->cur] = true;
 }
@@ -98,7 +111,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 {
     struct derp_http_parser *hp = parser_of(p);
     struct derp_http_request *r = &hp->req;
-    size_t have;
+    size_t have, cap;
+    char *v;
 
     if (!value_is_clean(at, len))
         return -1;   /* a parse error: 400 */
@@ -106,8 +120,9 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
         start_value(hp);
     if (hp->cur < 0 || r->too_long[hp->cur])
         return 0;
-    have = strlen(r->value[hp->cur]);
-    if (!append(r->value[hp->cur], DERP_HTTP_VALUE_MAX, &have, at, len))
+    v = value_slot(r, hp->cur, &cap);
+    have = strlen(v);
+    if (!append(v, cap, &have, at, len))
         r->too_long[hp->cur] = true;
     return 0;
 }
@@ -126,8 +141,10 @@ static int on_headers_complete(http_parser *p)
     /* http-parser takes any digit; only HTTP/1.x may upgrade to DERP. */
     if (p->http_major != 1)
         return -1;
-    for (int i = 0; i < DERP_HDR_COUNT; i++)
-        trim_trailing_space(hp->req.value[i]);
+    for (int i = 0; i < DERP_HDR_COUNT; i++) {
+        size_t cap;
+        trim_trailing_space(value_slot(&hp->req, i, &cap));
+    }
     hp->req.method = p->method;
     hp->done = true;
     /* 2: no body and nothing more to parse: the parser stops right after the
@@ -173,13 +190,19 @@ enum derp_http_status derp_http_parse(struct derp_http_parser *hp, const uint8_t
 
 /* ---- routing ---- */
 
-static const char *header(const struct derp_http_request *r, enum derp_http_header h)
+const char *derp_http_header(const struct derp_http_request *r, enum derp_http_header h)
 {
-    return r->present[h] && !r->too_long[h] ? r->value[h] : NULL;
+    if ((unsigned)h >= DERP_HDR_COUNT || !r->present[h] || r->too_long[h])
+        return NULL;
+    return h == DERP_HDR_AUTHORIZATION ? r->authorization : r->value[h];
 }
 
-/* Is tok one of the comma-separated tokens of list (exact, as subprotocols are)? */
-static bool has_token(const char *list, const char *tok)
+static const char *header(const struct derp_http_request *r, enum derp_http_header h)
+{
+    return derp_http_header(r, h);
+}
+
+bool derp_http_has_token(const char *list, const char *tok)
 {
     size_t tlen = strlen(tok);
 
@@ -198,7 +221,7 @@ static bool has_token(const char *list, const char *tok)
 }
 
 /* The path of the request-target (origin or absolute form), without query. */
-static int request_path(const struct derp_http_request *r, char *out, size_t cap)
+int derp_http_path(const struct derp_http_request *r, char *out, size_t cap)
 {
     struct http_parser_url u;
     size_t off, len;
@@ -234,7 +257,7 @@ static enum derp_http_route route_derp(const struct derp_http_request *r)
 
     if (!up)
         return DERP_ROUTE_UPGRADE_REQUIRED;
-    if (strcasecmp(up, "websocket") == 0 && has_token(header(r, DERP_HDR_WS_PROTOCOL), "derp")) {
+    if (strcasecmp(up, "websocket") == 0 && derp_http_has_token(header(r, DERP_HDR_WS_PROTOCOL), "derp")) {
         if (r->method != HTTP_GET)
             return DERP_ROUTE_METHOD_NOT_ALLOWED;
         if (!header(r, DERP_HDR_WS_KEY) || !*header(r, DERP_HDR_WS_KEY) || !ver || strcmp(ver, "13") != 0)
@@ -258,7 +281,7 @@ enum derp_http_route derp_http_route(const struct derp_http_request *req)
 
     if (req->url_too_long)
         return DERP_ROUTE_URI_TOO_LONG;
-    if (request_path(req, path, sizeof path) < 0)
+    if (derp_http_path(req, path, sizeof path) < 0)
         return DERP_ROUTE_BAD_REQUEST;
     if (strcmp(path, "/derp") == 0)
         return route_derp(req);
@@ -269,6 +292,8 @@ enum derp_http_route derp_http_route(const struct derp_http_request *req)
         return DERP_ROUTE_NO_CONTENT;
     if (strcmp(path, "/metrics") == 0)
         return get_or_head(req) ? DERP_ROUTE_METRICS : DERP_ROUTE_METHOD_NOT_ALLOWED;
+    if (strncmp(path, "/api/", 5) == 0)
+        return DERP_ROUTE_API;
     return DERP_ROUTE_NOT_FOUND;
 }
 
@@ -323,16 +348,23 @@ size_t derp_http_write_derp_101(char *out, size_t cap, const uint8_t server_pub[
                DERP_PROTOCOL_VERSION, hex);
 }
 
+size_t derp_http_write_ws_101_proto(char *out, size_t cap, const char accept[DERP_HTTP_WS_ACCEPT_LEN + 1],
+                                    const char *proto)
+{
+    size_t at = put(out, cap, 0,
+                    "HTTP/1.1 101 Switching Protocols\r\n"
+                    "Upgrade: websocket\r\n"
+                    "Connection: Upgrade\r\n"
+                    "Sec-WebSocket-Accept: %s\r\n",
+                    accept);
+    if (at && proto)
+        at = put(out, cap, at, "Sec-WebSocket-Protocol: %s\r\n", proto);
+    return at ? put(out, cap, at, "\r\n") : 0;
+}
+
 size_t derp_http_write_ws_101(char *out, size_t cap, const char accept[DERP_HTTP_WS_ACCEPT_LEN + 1])
 {
-    return put(out, cap, 0,
-               "HTTP/1.1 101 Switching Protocols\r\n"
-               "Upgrade: websocket\r\n"
-               "Connection: Upgrade\r\n"
-               "Sec-WebSocket-Accept: %s\r\n"
-               "Sec-WebSocket-Protocol: derp\r\n"
-               "\r\n",
-               accept);
+    return derp_http_write_ws_101_proto(out, cap, accept, "derp");
 }
 
 struct response {
@@ -385,6 +417,47 @@ size_t derp_http_write_error(char *out, size_t cap, int status)
         return write_text(out, cap, 431, "Request Header Fields Too Large", "431 Request Header Fields Too Large\n");
     default: return write_text(out, cap, 500, "Internal Server Error", "500 Internal Server Error\n");
     }
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 426: return "Upgrade Required";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+size_t derp_http_write_text(char *out, size_t cap, int status, const char *line)
+{
+    char body[512];
+    struct response r = {
+        .status = status, .reason = reason_phrase(status),
+        .headers = status == 401 ? "Www-Authenticate: Bearer\r\nX-Content-Type-Options: nosniff\r\n"
+                                 : "X-Content-Type-Options: nosniff\r\n",
+        .content_type = TEXT_PLAIN, .body = body,
+    };
+    int n = snprintf(body, sizeof body, "%s\n", line);
+
+    if (n < 0 || (size_t)n >= sizeof body)
+        return 0;
+    r.body_len = (size_t)n;
+    return write_response(out, cap, &r);
+}
+
+size_t derp_http_write_head(char *out, size_t cap, int status, const char *content_type, size_t body_len)
+{
+    struct response r = {
+        .status = status, .reason = reason_phrase(status), .content_type = content_type, .body_len = body_len,
+        .head_only = true,
+    };
+    return write_response(out, cap, &r);
 }
 
 /* ---- /metrics ---- */
@@ -487,7 +560,7 @@ static size_t respond_metrics(char *out, size_t cap, const struct derp_http_requ
 static size_t respond_method_not_allowed(char *out, size_t cap, const struct derp_http_request *req)
 {
     char path[DERP_HTTP_URL_MAX];
-    bool probe = request_path(req, path, sizeof path) == 0 && is_probe_path(path);
+    bool probe = derp_http_path(req, path, sizeof path) == 0 && is_probe_path(path);
 
     /* upstream's ProbeHandler text, for the paths it serves */
     return write_text(out, cap, 405, "Method Not Allowed", probe ? "bogus probe method\n" : "method not allowed\n");
@@ -507,7 +580,8 @@ size_t derp_http_respond(char *out, size_t cap, enum derp_http_route route, cons
     case DERP_ROUTE_METHOD_NOT_ALLOWED: return respond_method_not_allowed(out, cap, req);
     case DERP_ROUTE_UPGRADE_REQUIRED:
         return write_text(out, cap, 426, "Upgrade Required", "DERP requires connection upgrade\n");
-    case DERP_ROUTE_NOT_FOUND: return write_text(out, cap, 404, "Not Found", "404 page not found\n");
+    case DERP_ROUTE_NOT_FOUND:
+    case DERP_ROUTE_API: return write_text(out, cap, 404, "Not Found", "404 page not found\n");
     case DERP_ROUTE_URI_TOO_LONG: return derp_http_write_error(out, cap, 414);
     case DERP_ROUTE_BAD_REQUEST: return derp_http_write_error(out, cap, 400);
     case DERP_ROUTE_DERP:

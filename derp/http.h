@@ -22,7 +22,8 @@
 #define DERP_HTTP_WS_ACCEPT_LEN 28         /* base64 of a SHA-1 */
 
 /* The request headers the server acts on; any other header is skipped. A
- * repeated header's values are joined with ", " (RFC 9110 §5.3). */
+ * repeated header's values are joined with ", " (RFC 9110 §5.3).
+ * Authorization is last: it has its own, larger room (a bearer token). */
 enum derp_http_header {
     DERP_HDR_UPGRADE,
     DERP_HDR_FAST_START,       /* Derp-Fast-Start */
@@ -30,19 +31,22 @@ enum derp_http_header {
     DERP_HDR_WS_PROTOCOL,      /* Sec-WebSocket-Protocol */
     DERP_HDR_WS_VERSION,       /* Sec-WebSocket-Version */
     DERP_HDR_CHALLENGE,        /* X-Tailscale-Challenge */
+    DERP_HDR_AUTHORIZATION,    /* Authorization: for embedders' /api/ routes */
     DERP_HDR_COUNT,
 };
 
 /* Room for each value, NUL included; a value that does not fit is marked too
  * long and then matches nothing (it is never truncated into a match). */
 #define DERP_HTTP_VALUE_MAX 256
+#define DERP_HTTP_AUTH_MAX 2048    /* "Bearer " and a token of up to ~2000 bytes */
 
 struct derp_http_request {
     unsigned method;                          /* enum http_method */
     char url[DERP_HTTP_URL_MAX];              /* the request-target as sent */
     size_t url_len;
     bool url_too_long;
-    char value[DERP_HDR_COUNT][DERP_HTTP_VALUE_MAX];
+    char value[DERP_HDR_AUTHORIZATION][DERP_HTTP_VALUE_MAX];   /* every header but Authorization */
+    char authorization[DERP_HTTP_AUTH_MAX];
     bool present[DERP_HDR_COUNT];
     bool too_long[DERP_HDR_COUNT];
 };
@@ -54,7 +58,7 @@ enum derp_http_status {
     DERP_HTTP_TOO_LARGE = -2,  /* head over DERP_HTTP_HEAD_MAX: 431 and close */
 };
 
-/* Incremental parser state: about 2.6 KiB, needed only until the head is read. */
+/* Incremental parser state: about 4.6 KiB, needed only until the head is read. */
 struct derp_http_parser {
     http_parser p;
     struct derp_http_request req;
@@ -84,15 +88,27 @@ enum derp_http_route {
     DERP_ROUTE_NOT_FOUND,          /* 404 */
     DERP_ROUTE_BAD_REQUEST,        /* 400: unparsable target, WebSocket without a key or version 13 */
     DERP_ROUTE_URI_TOO_LONG,       /* 414 */
+    DERP_ROUTE_API,                /* /api/...: the embedder's (derp/server.h), else 404 */
 };
 
 enum derp_http_route derp_http_route(const struct derp_http_request *req);
+/* A header's value, or NULL when absent or too long to keep. */
+const char *derp_http_header(const struct derp_http_request *req, enum derp_http_header h);
+/* Is tok one of the comma-separated tokens of list (exact, as subprotocols
+ * are)? A NULL list has none. */
+bool derp_http_has_token(const char *list, const char *tok);
+/* The path of the request-target (origin or absolute form), without the
+ * query. 0, or -1 when the target does not parse or cap is short. */
+int derp_http_path(const struct derp_http_request *req, char *out, size_t cap);
 /* ≤ 64 characters of [a-zA-Z0-9.-_:] (and not empty): echoed by /generate_204. */
 bool derp_http_challenge_valid(const char *c);
 
 /* Exact response bytes; each returns the length written, or 0 if cap is too small. */
 size_t derp_http_write_derp_101(char *out, size_t cap, const uint8_t server_pub[DERP_KEY_LEN]);
 size_t derp_http_write_ws_101(char *out, size_t cap, const char accept[DERP_HTTP_WS_ACCEPT_LEN + 1]);
+/* The same with another subprotocol (NULL: no Sec-WebSocket-Protocol line). */
+size_t derp_http_write_ws_101_proto(char *out, size_t cap, const char accept[DERP_HTTP_WS_ACCEPT_LEN + 1],
+                                    const char *proto);
 /* A complete response for every route but the three upgrades, which have none
  * here; stats feed /metrics. Every response carries Connection: close. HEAD
  * gets the headers only. */
@@ -100,6 +116,13 @@ size_t derp_http_respond(char *out, size_t cap, enum derp_http_route route, cons
                          const struct derp_relay_stats *stats);
 /* The status line and headers alone, for a status the parser decided (400, 431). */
 size_t derp_http_write_error(char *out, size_t cap, int status);
+/* A complete text response with Go's http.Error shape: status (400, 401,
+ * 404, 405, 426, 500, 503...), the body (one line, a newline added),
+ * Connection: close. A 401 carries WWW-Authenticate: Bearer. */
+size_t derp_http_write_text(char *out, size_t cap, int status, const char *line);
+/* The status line and headers of a response whose body_len body the caller
+ * writes itself (a DERP map can be larger than any fixed buffer). */
+size_t derp_http_write_head(char *out, size_t cap, int status, const char *content_type, size_t body_len);
 /* The /metrics body (Prometheus text format 0.0.4). */
 size_t derp_http_write_metrics(char *out, size_t cap, const struct derp_relay_stats *st);
 

@@ -66,6 +66,9 @@ struct vole_derp_server {
     void *admit_ctx;
     void (*log)(void *ctx, const char *msg);
     void *log_ctx;
+    bool (*api)(void *ctx, const struct derp_http_request *req, struct vole_stream *stream, const uint8_t *rest,
+                size_t len);
+    void *api_ctx;
     double write_timeout;
     int fd;
     uint16_t port;
@@ -331,6 +334,19 @@ static void start_websocket(struct conn *c, const uint8_t *rest, size_t len)
         vole_ws_input(c->ws, rest, len);
 }
 
+/* /api/...: the embedder's when it takes the stream, else 404. */
+static void route_api(struct conn *c, const uint8_t *rest, size_t len)
+{
+    struct vole_derp_server *s = c->srv;
+    char *resp = (char *)s->scratch;
+
+    if (s->api && s->api(s->api_ctx, &c->http->req, c->stream, rest, len)) {
+        conn_free(c);   /* the stream is the embedder's now */
+        return;
+    }
+    reply(c, resp, derp_http_respond(resp, SCRATCH_LEN, DERP_ROUTE_NOT_FOUND, &c->http->req, NULL));
+}
+
 static void route(struct conn *c, const uint8_t *rest, size_t len)
 {
     struct vole_derp_server *s = c->srv;
@@ -349,6 +365,9 @@ static void route(struct conn *c, const uint8_t *rest, size_t len)
         return;
     case DERP_ROUTE_WEBSOCKET:
         start_websocket(c, rest, len);
+        return;
+    case DERP_ROUTE_API:
+        route_api(c, rest, len);
         return;
     default:
         n = derp_http_respond(resp, SCRATCH_LEN, r, &c->http->req, derp_relay_stats(s->relay));
@@ -629,6 +648,7 @@ struct vole_derp_server *vole_derp_server_new(struct ev_loop *loop, const struct
     }
     *s = (struct vole_derp_server){
         .loop = loop, .admit = cfg->admit, .admit_ctx = cfg->admit_ctx, .log = cfg->log, .log_ctx = cfg->log_ctx,
+        .api = cfg->api, .api_ctx = cfg->api_ctx,
         .write_timeout = cfg->write_timeout > 0 ? cfg->write_timeout : DEFAULT_WRITE_TIMEOUT, .fd = -1,
     };
     ops = (struct derp_relay_ops){

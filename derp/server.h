@@ -1,7 +1,8 @@
 /* The DERP relay server on the libev loop: a listening TCP socket, optional
  * TLS, HTTP/1.1 (http-parser) routing, the DERP and WebSocket upgrades, the
  * auxiliary endpoints, and the sans-IO relay (derp/relay.h) behind them.
- * `vole derp` runs one; `vole server` will embed one. */
+ * `vole derp` runs one; `vole server` embeds one, with its own routes under
+ * /api/ on the same port. */
 #ifndef VOLE_DERP_SERVER_H
 #define VOLE_DERP_SERVER_H
 
@@ -13,6 +14,8 @@
 
 struct ev_loop;
 struct vole_derp_server;
+struct vole_stream;
+struct derp_http_request;
 
 struct vole_derp_server_config {
     const char *listen;          /* "ADDR:PORT", "[v6]:PORT", ":PORT" (all addresses); port 0 = pick one */
@@ -26,6 +29,16 @@ struct vole_derp_server_config {
     /* Rare events worth a line (key file created, accept failing). NULL: silent. */
     void (*log)(void *ctx, const char *msg);
     void *log_ctx;
+    /* Requests under /api/ (DERP_ROUTE_API). NULL: 404. Otherwise called
+     * with the parsed request head, the stream, and the bytes that came after
+     * the head (valid during the call). Return true to take the stream over:
+     * the hook must have set its own callbacks (vole_stream_set_ops, or a
+     * WebSocket filter) before returning, and from then on owns the stream,
+     * its timeouts (the write timeout is still the request one, 10 s) and its
+     * close; the server forgets it. false: the server answers 404. */
+    bool (*api)(void *ctx, const struct derp_http_request *req, struct vole_stream *stream, const uint8_t *rest,
+                size_t len);
+    void *api_ctx;
 };
 
 struct vole_derp_server *vole_derp_server_new(struct ev_loop *loop, const struct vole_derp_server_config *cfg,

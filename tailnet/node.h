@@ -27,6 +27,7 @@ struct vole_tailnet_config {
     bool insecure;               /* skip TLS verification (tests) */
     uint16_t udp_port;           /* 0: a random port */
     bool verbose;                /* also log peer updates, DERP and STUN events */
+    const uint8_t *private_key;  /* 32 bytes, or NULL: a random key for this process (tests pin one) */
     void (*log)(void *ctx, const char *msg);   /* every line of docs/TAILNET.md "What the CLI prints" */
     void *log_ctx;
 };
@@ -54,11 +55,17 @@ struct vole_tailnet_ops {
      * tunnel ("agent \"dev\": not found or not allowed"), a name that does not
      * match the token. The node keeps running; the CLI exits. */
     void (*on_fatal)(void *ctx, const char *why);
+    /* The server gave new addresses, so the stack is about to be freed and
+     * made again (on_ready follows): free the forwarders built on s now.
+     * Optional; without it, nothing may hold on to the stack. */
+    void (*on_stack_gone)(void *ctx, struct vole_stack *s);
 };
 
-/* NULL with err (bad URL, empty token, UDP socket). Dialling starts at once. */
+/* NULL with err (bad URL, empty token, bad agent name, UDP socket).
+ * Dialling starts at once. */
 struct vole_tailnet *vole_tailnet_new(struct ev_loop *loop, const struct vole_tailnet_config *cfg,
                                       const struct vole_tailnet_ops *ops, char *err, size_t errlen);
+/* Free the forwarders built on the stack first. Not from inside an op. */
 void vole_tailnet_free(struct vole_tailnet *t);
 
 /* A client asks for a tunnel to an agent (kept across reconnects). 0 or -1 (bad name). */
@@ -72,5 +79,19 @@ int vole_tailnet_peer_addr(const struct vole_tailnet *t, const char *name, ip_ad
 void vole_tailnet_peer_path(const struct vole_tailnet *t, const char *name, struct vole_tailnet_path *out);
 /* This node's own info as last sent (id 0 before the server's "self"). */
 const struct coord_node *vole_tailnet_self(const struct vole_tailnet *t);
+
+/* A `vole forward --tcp` spec, "[BIND:]LPORT:RPORT": LPORT on this machine
+ * (0: any free port) carried to the agent's overlay port RPORT. BIND as in
+ * stack/forward.h: absent is loopback, "" or "*" all interfaces, IPv6 in
+ * brackets. */
+struct vole_tailnet_tcp_spec {
+    bool has_bind;
+    char bind[256];
+    uint16_t lport;   /* 0..65535 */
+    uint16_t rport;   /* 1..65535 */
+};
+
+/* 0, or -1 with err saying what is wrong (e.g. `remote port "0": not 1..65535`). */
+int vole_tailnet_tcp_spec_parse(const char *text, struct vole_tailnet_tcp_spec *out, char *err, size_t errlen);
 
 #endif

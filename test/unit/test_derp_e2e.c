@@ -39,6 +39,8 @@
 #include "derp/server.h"
 #include "derp/upgrade.h"
 #include "derp/url.h"
+#include "derp/http.h"
+#include "io/stream.h"
 
 #define RUN_LIMIT 10.0          /* seconds, for one wait; most take milliseconds */
 #define MANY_CLIENTS 1000
@@ -1143,6 +1145,122 @@ static void test_garbage_client(void **state)
     loop_finish(loop);
 }
 
+/* ==== the embedder's /api/ hook ================================================================ */
+
+struct api_hook {
+    int calls;
+    char path[64], rest[64];
+    bool take;
+    bool stream_closed;
+};
+
+static void api_on_read(void *ctx, struct vole_stream *st, const uint8_t *buf, size_t len) {}
+static void api_on_close(void *ctx, struct vole_stream *st, const char *why)
+{
+    ((struct api_hook *)ctx)->stream_closed = true;
+}
+
+static bool api_hook(void *ctx, const struct derp_http_request *req, struct vole_stream *st, const uint8_t *rest,
+                     size_t len)
+{
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhooked";
+    struct api_hook *h = ctx;
+    struct vole_stream_ops ops = {.ctx = h, .on_read = api_on_read, .on_close = api_on_close};
+
+    h->calls++;
+    assert_int_equal(derp_http_path(req, h->path, sizeof h->path), 0);
+    snprintf(h->rest, sizeof h->rest, "%.*s", (int)len, (const char *)rest);
+    if (!h->take)
+        return false;
+    vole_stream_set_ops(st, &ops);
+    vole_stream_write(st, resp, sizeof resp - 1);
+    vole_stream_close(st, true);
+    return true;
+}
+
+static bool api_stream_closed(void *arg)
+{
+    return ((struct api_hook *)arg)->stream_closed;
+}
+
+struct raw_text {
+    ev_io w;
+    int fd;
+    bool closed;
+    char buf[2048];
+    size_t len;
+};
+
+static void raw_text_on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct raw_text *r = w->data;
+    ssize_t n = recv(r->fd, r->buf + r->len, sizeof r->buf - 1 - r->len, 0);
+    if (n > 0) {
+        r->len += (size_t)n;
+        r->buf[r->len] = '\0';
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    r->closed = true;
+    ev_io_stop(loop, w);
+}
+
+static bool raw_text_closed(void *arg)
+{
+    return ((struct raw_text *)arg)->closed;
+}
+
+/* Sends req on a new connection and reads until the server closes. */
+static void raw_exchange(struct ev_loop *loop, uint16_t port, const char *req, struct raw_text *r)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = raw_connect(port);
+    assert_int_equal(send(r->fd, req, strlen(req), 0), (ssize_t)strlen(req));
+    ev_io_init(&r->w, raw_text_on_read, r->fd, EV_READ);
+    r->w.data = r;
+    ev_io_start(loop, &r->w);
+    assert_true(run_until(loop, raw_text_closed, r, RUN_LIMIT));
+    close(r->fd);
+}
+
+static void test_api_hook(void **state)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct api_hook h = {.take = true};
+    char err[200];
+    struct vole_derp_server_config cfg = {.listen = "127.0.0.1:0", .api = api_hook, .api_ctx = &h};
+    struct vole_derp_server *s = vole_derp_server_new(loop, &cfg, err, sizeof err);
+    struct raw_text r;
+    assert_non_null(s);
+    uint16_t port = vole_derp_server_port(s);
+
+    /* Taken: the hook answers, and saw the bytes after the head. */
+    raw_exchange(loop, port, "GET /api/v2/thing?x=1 HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\nEXTRA", &r);
+    assert_int_equal(h.calls, 1);
+    assert_string_equal(h.path, "/api/v2/thing");
+    assert_string_equal(h.rest, "EXTRA");
+    assert_non_null(strstr(r.buf, "\r\n\r\nhooked"));
+    assert_true(run_until(loop, api_stream_closed, &h, RUN_LIMIT));
+    /* Declined: the server's 404. */
+    h.take = false;
+    raw_exchange(loop, port, "GET /api/nope HTTP/1.1\r\n\r\n", &r);
+    assert_int_equal(h.calls, 2);
+    assert_non_null(strstr(r.buf, "HTTP/1.1 404 Not Found\r\n"));
+    /* Not under /api/: never offered to the hook. */
+    raw_exchange(loop, port, "GET /generate_204 HTTP/1.1\r\n\r\n", &r);
+    assert_non_null(strstr(r.buf, "HTTP/1.1 204 No Content\r\n"));
+    assert_int_equal(h.calls, 2);
+    vole_derp_server_free(s);
+
+    /* No hook at all: 404. */
+    s = server_start(loop, NULL);
+    raw_exchange(loop, vole_derp_server_port(s), "GET /api/v2/derp-map HTTP/1.1\r\n\r\n", &r);
+    assert_non_null(strstr(r.buf, "HTTP/1.1 404 Not Found\r\n"));
+    vole_derp_server_free(s);
+    loop_finish(loop);
+}
+
 /* ==== 1000 clients ============================================================================= */
 
 struct many {
@@ -1603,6 +1721,7 @@ int main(void)
         cmocka_unit_test(test_region_tls_from_node),
         cmocka_unit_test(test_region_bad),
         cmocka_unit_test(test_garbage_client),
+        cmocka_unit_test(test_api_hook),
         cmocka_unit_test(test_scripted_server),
         cmocka_unit_test(test_1000_clients),
     };

@@ -475,6 +475,89 @@ static void test_small_buffers_refused(void **state)
     assert_int_equal(derp_http_respond(out, sizeof out, DERP_ROUTE_DERP, &hp.req, &st), 0);
 }
 
+/* ---- the embedder's side: Authorization, /api/, its responses ---------- */
+
+static void test_authorization_kept_whole(void **state)
+{
+    static struct derp_http_parser hp;
+    static char req[4096], tok[1101];
+    size_t used;
+
+    memset(tok, 'x', sizeof tok - 1);
+    snprintf(req, sizeof req, "GET /api/v2/coordinate HTTP/1.1\r\nAuthorization:  Bearer %s \r\n\r\n", tok);
+    assert_int_equal(parse(&hp, req, &used), DERP_HTTP_DONE);
+    const char *auth = derp_http_header(&hp.req, DERP_HDR_AUTHORIZATION);
+    assert_non_null(auth);
+    assert_int_equal(strlen(auth), 7 + strlen(tok));   /* blanks trimmed, the token whole */
+    assert_memory_equal(auth, "Bearer ", 7);
+    assert_int_equal(derp_http_route(&hp.req), DERP_ROUTE_API);
+    /* Absent: NULL. Longer than its room: NULL, never a truncated token. */
+    assert_int_equal(parse(&hp, "GET /api/x HTTP/1.1\r\n\r\n", &used), DERP_HTTP_DONE);
+    assert_null(derp_http_header(&hp.req, DERP_HDR_AUTHORIZATION));
+    static char big[DERP_HTTP_AUTH_MAX + 100];
+    memset(big, 'y', sizeof big - 1);
+    snprintf(req, sizeof req, "GET /api/x HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n", big);
+    assert_int_equal(parse(&hp, req, &used), DERP_HTTP_DONE);
+    assert_null(derp_http_header(&hp.req, DERP_HDR_AUTHORIZATION));
+    /* Other headers keep working next to it. */
+    assert_int_equal(parse(&hp, "GET /derp HTTP/1.1\r\nAuthorization: Bearer t\r\nUpgrade: DERP\r\n\r\n", &used),
+                     DERP_HTTP_DONE);
+    assert_string_equal(derp_http_header(&hp.req, DERP_HDR_UPGRADE), "DERP");
+    assert_string_equal(derp_http_header(&hp.req, DERP_HDR_AUTHORIZATION), "Bearer t");
+}
+
+static void test_api_routes(void **state)
+{
+    static struct derp_http_parser hp;
+    char path[64];
+
+    assert_int_equal(route_text("GET /api/v2/derp-map HTTP/1.1\r\n\r\n"), DERP_ROUTE_API);
+    assert_int_equal(route_text("POST /api/anything?x=1 HTTP/1.1\r\n\r\n"), DERP_ROUTE_API);
+    assert_int_equal(route_text("GET /api HTTP/1.1\r\n\r\n"), DERP_ROUTE_NOT_FOUND);
+    assert_int_equal(route_text("GET /apix/ HTTP/1.1\r\n\r\n"), DERP_ROUTE_NOT_FOUND);
+    assert_int_equal(route_of("GET http://h/api/v2/coordinate?q=1 HTTP/1.1\r\n\r\n", &hp), DERP_ROUTE_API);
+    assert_int_equal(derp_http_path(&hp.req, path, sizeof path), 0);
+    assert_string_equal(path, "/api/v2/coordinate");
+    assert_int_equal(derp_http_path(&hp.req, path, 5), -1);
+    /* Without an embedder: the DERP server's own 404. */
+    assert_non_null(strstr(respond("GET /api/v2/derp-map HTTP/1.1\r\n\r\n", &NO_STATS), "404 Not Found"));
+}
+
+static void test_has_token(void **state)
+{
+    assert_true(derp_http_has_token("vole-coordinate", "vole-coordinate"));
+    assert_true(derp_http_has_token("chat , vole-coordinate", "vole-coordinate"));
+    assert_false(derp_http_has_token("vole-coordinate2", "vole-coordinate"));
+    assert_false(derp_http_has_token("", "derp"));
+    assert_false(derp_http_has_token(NULL, "derp"));
+}
+
+static void test_text_and_head_exact(void **state)
+{
+    char out[512];
+    size_t n = derp_http_write_text(out, sizeof out, 401, "invalid token");
+    const char *want = "HTTP/1.1 401 Unauthorized\r\n"
+                       "Www-Authenticate: Bearer\r\n"
+                       "X-Content-Type-Options: nosniff\r\n"
+                       "Content-Type: text/plain; charset=utf-8\r\n"
+                       "Content-Length: 14\r\n"
+                       "Connection: close\r\n"
+                       "\r\n"
+                       "invalid token\n";
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(out, want, n);
+    assert_int_equal(derp_http_write_text(out, 40, 401, "invalid token"), 0);
+    n = derp_http_write_head(out, sizeof out, 200, "application/json", 12345);
+    want = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12345\r\nConnection: close\r\n\r\n";
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(out, want, n);
+    n = derp_http_write_ws_101_proto(out, sizeof out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "vole-coordinate");
+    want = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: vole-coordinate\r\n\r\n";
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(out, want, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,7 +569,9 @@ int main(void)
         cmocka_unit_test(test_repeated_headers_joined), cmocka_unit_test(test_route_derp),
         cmocka_unit_test(test_route_websocket), cmocka_unit_test(test_route_other),
         cmocka_unit_test(test_route_long_url), cmocka_unit_test(test_challenge_valid),
-        cmocka_unit_test(test_derp_101_exact), cmocka_unit_test(test_ws_101_exact), cmocka_unit_test(test_426_exact),
+        cmocka_unit_test(test_derp_101_exact), cmocka_unit_test(test_ws_101_exact),
+        cmocka_unit_test(test_authorization_kept_whole), cmocka_unit_test(test_api_routes),
+        cmocka_unit_test(test_has_token), cmocka_unit_test(test_text_and_head_exact), cmocka_unit_test(test_426_exact),
         cmocka_unit_test(test_probe_exact), cmocka_unit_test(test_204_exact),
         cmocka_unit_test(test_404_and_errors_exact), cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_small_buffers_refused),
