@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: install, build, unit tests, the unit tests again under
 # AddressSanitizer + UBSan, then the interop scenarios against wireguard-go in
-# network namespaces (these need root; vole itself runs unprivileged in them).
+# network namespaces and the tailnet scenarios across NAT routers (these need
+# root; vole itself runs unprivileged in them).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -32,8 +33,10 @@ if [ "$(id -u)" = 0 ]; then
     step "interop: $(basename "$t" .sh)"
     VOLE="$top/build/vole" timeout 900 bash "$t" || status=1
   done
+  step "scenario: tailnet (server, agent, forward across NAT routers)"
+  VOLE="$top/build/vole" timeout 600 bash "$top/test/scenario/tailnet.sh" || status=1
 else
-  step "interop tests skipped: they build network namespaces and need root"
+  step "interop and scenario tests skipped: they build network namespaces and need root"
 fi
 
 echo
