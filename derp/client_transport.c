@@ -28,38 +28,9 @@ size_t derp_client_transport_pending(const struct vole_derp_client *c)
 
 /* ---- closing ------------------------------------------------------------ */
 
-/* A stream or filter we let go of still reports its close from the loop:
- * these swallow it, since the client may be gone by then. */
-static void ignore_read(void *ctx, struct vole_stream *s, const uint8_t *buf, size_t len)
-{
-}
-
-static void ignore_close(void *ctx, struct vole_stream *s, const char *why)
-{
-}
-
-static const struct vole_stream_ops detached_stream = {.on_read = ignore_read, .on_close = ignore_close};
-
-static void ignore_ws_data(void *ctx, struct vole_ws *ws, const uint8_t *buf, size_t len)
-{
-}
-
-static void ignore_ws_close(void *ctx, struct vole_ws *ws, const char *why)
-{
-}
-
-static const struct vole_ws_ops detached_ws = {.on_data = ignore_ws_data, .on_close = ignore_ws_close};
-
 void derp_client_transport_drop(struct vole_derp_client *c)
 {
-    if (c->ws) {
-        /* The filter owns the stream from its creation on. */
-        vole_ws_set_ops(c->ws, &detached_ws);
-        vole_ws_close(c->ws);
-    } else if (c->stream) {
-        vole_stream_set_ops(c->stream, &detached_stream);
-        vole_stream_close(c->stream, false);
-    }
+    vole_ws_abandon(c->ws, c->stream);
     c->ws = NULL;
     c->stream = NULL;
 }

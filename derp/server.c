@@ -678,15 +678,6 @@ fail:
     return NULL;
 }
 
-/* Closing a stream reports on_close later, from the loop: by then the conn is
- * gone, so the stream is left with callbacks that do nothing. */
-static void orphan_read(void *ctx, struct vole_stream *st, const uint8_t *buf, size_t len) {}
-static void orphan_close(void *ctx, struct vole_stream *st, const char *why) {}
-static const struct vole_stream_ops ORPHAN_OPS = { .on_read = orphan_read, .on_close = orphan_close };
-static void orphan_ws_data(void *ctx, struct vole_ws *w, const uint8_t *buf, size_t len) {}
-static void orphan_ws_close(void *ctx, struct vole_ws *w, const char *why) {}
-static const struct vole_ws_ops ORPHAN_WS_OPS = { .on_data = orphan_ws_data, .on_close = orphan_ws_close };
-
 void vole_derp_server_free(struct vole_derp_server *s)
 {
     if (!s)
@@ -699,13 +690,7 @@ void vole_derp_server_free(struct vole_derp_server *s)
     close(s->fd);
     for (struct conn *c = s->conns, *next; c; c = next) {
         next = c->next;
-        if (c->ws) {
-            vole_ws_set_ops(c->ws, &ORPHAN_WS_OPS);
-            vole_ws_close(c->ws);
-        } else {
-            vole_stream_set_ops(c->stream, &ORPHAN_OPS);
-            vole_stream_close(c->stream, false);
-        }
+        vole_ws_abandon(c->ws, c->stream);   /* the conn is gone before their close is reported */
         conn_free(c);
     }
     derp_relay_free(s->relay);

@@ -319,3 +319,23 @@ void vole_ws_client_key(char out[VOLE_WS_KEY_LEN + 1])
         mbedtls_base64_encode((unsigned char *)out, VOLE_WS_KEY_LEN + 1, &olen, raw, sizeof raw) != 0)
         out[0] = '\0';
 }
+
+/* ---- letting go ---- */
+
+static void abandoned_read(void *ctx, struct vole_stream *s, const uint8_t *buf, size_t len) {}
+static void abandoned_close(void *ctx, struct vole_stream *s, const char *why) {}
+static const struct vole_stream_ops ABANDONED_STREAM = {.on_read = abandoned_read, .on_close = abandoned_close};
+static void abandoned_ws_data(void *ctx, struct vole_ws *w, const uint8_t *buf, size_t len) {}
+static void abandoned_ws_close(void *ctx, struct vole_ws *w, const char *why) {}
+static const struct vole_ws_ops ABANDONED_WS = {.on_data = abandoned_ws_data, .on_close = abandoned_ws_close};
+
+void vole_ws_abandon(struct vole_ws *w, struct vole_stream *s)
+{
+    if (w) {
+        vole_ws_set_ops(w, &ABANDONED_WS);
+        vole_ws_close(w);
+    } else if (s) {
+        vole_stream_set_ops(s, &ABANDONED_STREAM);
+        vole_stream_close(s, false);
+    }
+}

@@ -53,6 +53,11 @@ void vole_ws_close(struct vole_ws *w);
 /* The same with a chosen status code (0: none) and reason (<= 123 bytes used). */
 void vole_ws_close_with(struct vole_ws *w, uint16_t code, const char *reason);
 
+/* Let go of a connection whose owner is going away: the filter (which owns
+ * its stream) or, without one, the bare stream is closed at once, and the
+ * close it still reports later from the loop goes nowhere. Either may be NULL. */
+void vole_ws_abandon(struct vole_ws *w, struct vole_stream *s);
+
 /* The handshake: Sec-WebSocket-Accept for a Sec-WebSocket-Key, and a fresh
  * random key for a client (out[0] is '\0' if the system has no randomness). */
 void vole_ws_accept_key(char out[VOLE_WS_ACCEPT_LEN + 1], const char *client_key);

@@ -223,19 +223,13 @@ void srv_session_start(struct vole_server *s, struct vole_stream *st, const char
         vole_ws_input(ss->ws, rest, len);
 }
 
-/* At server exit: the WebSockets are closed with callbacks that do nothing. */
-static void orphan_data(void *ctx, struct vole_ws *w, const uint8_t *buf, size_t len) {}
-static void orphan_close(void *ctx, struct vole_ws *w, const char *why) {}
-static const struct vole_ws_ops ORPHAN_OPS = { .on_data = orphan_data, .on_close = orphan_close };
-
 void srv_sessions_free(struct vole_server *s)
 {
     for (struct srv_session *ss = s->sessions, *next; ss; ss = next) {
         next = ss->next;
         ev_timer_stop(s->loop, &ss->ping);
         ev_timer_stop(s->loop, &ss->closer);
-        vole_ws_set_ops(ss->ws, &ORPHAN_OPS);
-        vole_ws_close(ss->ws);
+        vole_ws_abandon(ss->ws, NULL);
         free(ss->line);
         free(ss);
     }
