@@ -5,6 +5,7 @@
 #   fuzz_derp_frame  the DERP frame reader, payload parsers and handshake opener
 #   fuzz_derp_http   the DERP server's request-head parser, routing and responses
 #   fuzz_disco       the disco wrapper, box opener and message parser, and re-sealing
+#   fuzz_coord       the coordinator's message decoder (and a DERP map inside), round trips
 # Exits non-zero on a crash and keeps the crashing input; exits 0 with a
 # "skipped" line if clang or libFuzzer is missing.
 # usage: scripts/fuzz.sh [SECONDS]   (default 20, per target; CLANG=clang-14 to pick one)
@@ -69,8 +70,13 @@ build fuzz_derp_frame "-lsodium -ljansson" test/fuzz/fuzz_derp_frame.c derp/fram
 # pulls in conf/key.c); the relay is only its stats struct, a header.
 build fuzz_derp_http "-lhttp_parser -lsodium" test/fuzz/fuzz_derp_http.c derp/http.c derp/key.c conf/key.c
 build fuzz_disco "-lsodium" test/fuzz/fuzz_disco.c disco/key.c disco/seal.c disco/message.c disco/endpoint.c
+# The message codec of coord/ (node JSON, endpoints, the JSON field helpers,
+# the agent-name check in tokens.c) and the DERP map parser.
+build fuzz_coord "-ljansson -lsodium" test/fuzz/fuzz_coord.c coord/msg.c coord/msg_decode.c coord/node.c \
+  coord/endpoint.c coord/jsonf.c coord/tokens.c coord/tokens_lookup.c derp/derpmap.c
 
 run fuzz_stun stun
 run fuzz_derp_frame derp_frame
 run fuzz_derp_http derp_http
 run fuzz_disco disco
+run fuzz_coord coord
