@@ -17,11 +17,11 @@ int64_t vole_ping_round(int64_t ns, int64_t m)
         r = -r;
         if (r + r < m)
             return ns + r;
-        return ns - (m - r) < ns ? ns - (m - r) : INT64_MIN;   /* saturate, as Go */
+        return ns < INT64_MIN + (m - r) ? INT64_MIN : ns - (m - r);   /* saturate, as Go */
     }
     if (r + r < m)
         return ns - r;
-    return ns + (m - r) > ns ? ns + (m - r) : INT64_MAX;
+    return ns > INT64_MAX - (m - r) ? INT64_MAX : ns + (m - r);
 }
 
 const char *vole_ping_rfc3339(char buf[32], int64_t unix_s, int utc_offset_s)
