@@ -11,7 +11,8 @@
 /* Go's Duration.Seconds(). */
 static double seconds(int64_t ns)
 {
-    return (double)(ns / NS_PER_S) + (double)(ns % NS_PER_S) / 1e9;
+    int64_t whole = ns / NS_PER_S;   /* whole seconds first, as Go does */
+    return (double)whole + (double)(ns % NS_PER_S) / 1e9;
 }
 
 /* Go's time.Duration(f * float64(time.Second)), in range. */

@@ -178,9 +178,9 @@ static void test_p2p_established(void **state)
     struct capture c;
     (void)state;
 
-    vole_ping_print_p2p_established(cap_open(&c), 3 * SEC + 1500 * 1000);
+    vole_ping_print_p2p_established(cap_open(&c), 3 * SEC + 1500000LL);
     cap_expect(&c, "p2p connection established in 3.002s\n");
-    vole_ping_print_p2p_established(cap_open(&c), 400 * 1000);
+    vole_ping_print_p2p_established(cap_open(&c), 400000LL);
     cap_expect(&c, "p2p connection established in 0s\n");
     vole_ping_print_p2p_established(cap_open(&c), 75 * SEC);
     cap_expect(&c, "p2p connection established in 1m15s\n");
@@ -279,7 +279,7 @@ static void test_checklist_edges(void **state)
                          "    preferred DERP region: 0 (unknown)\n"
                          "    endpoints: \n"
                          "⚠ Wireguard handshake 5m0s ago\n");
-    d.handshake_age_ns = 2 * 3600 * SEC + 400 * MS;
+    d.handshake_age_ns = 7200 * SEC + 400 * MS;
     d.n_peer_endpoints = 1;
     expect_checklist(&d, "✔ preferred DERP region: 999 (unknown)\n"
                          "✔ sent local data to vole networking coordinator\n"
