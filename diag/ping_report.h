@@ -102,7 +102,7 @@ struct vole_ping_diag {
     bool verbose;                /* -v: every check, even when p2p */
     bool disable_direct;         /* --disable-direct-connections / VOLE_DISABLE_DIRECT_CONNECTIONS */
     bool server_blocks_direct;   /* the server's --block-direct-connections */
-    const struct derp_map *derp_map;     /* NULL: "no STUN" */
+    const struct derp_map *derp_map;     /* NULL: unknown, the STUN rule is skipped */
     const struct vole_ping_side *client; /* NULL: nothing known */
     const struct vole_ping_side *agent;  /* NULL: the agent sent no report */
     const struct vole_aws_ranges *aws;   /* NULL: no AWS check */
