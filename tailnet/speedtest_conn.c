@@ -153,8 +153,7 @@ static void on_data(struct st_conn *c, const uint8_t *p, size_t n)
             st_conn_end(c, "handshake line too long");
             return;
         }
-        p += k;
-        n -= (size_t)k;
+        n -= (size_t)k;   /* the rest is data: only its length matters */
         if (c->line.done)
             c->ops->on_line(c, c->line.buf, c->line.len);
     }
