@@ -12,6 +12,7 @@
 #include "coord/tokens.h"
 #include "stack/forward.h"
 #include "tailnet/node.h"
+#include "tailnet/speedtest.h"
 
 #define MAX_EXPOSE 64
 
@@ -20,7 +21,8 @@ static const char USAGE[] =
     "                  [-v] [--insecure] [--ca-file FILE]\n"
     "\n"
     "Registers with a vole server as agent NAME and exposes TCP ports to the\n"
-    "clients the server lets reach it. Answers ping on its overlay addresses.\n"
+    "clients the server lets reach it. Answers ping on its overlay addresses and\n"
+    "`vole speedtest` on overlay port 3.\n"
     "\n"
     "  --url URL        the server, http:// or https:// (default: $VOLE_URL)\n"
     "  --token TOKEN    this agent's token (default: $VOLE_TOKEN)\n"
@@ -38,6 +40,7 @@ struct agent {
     struct vole_forward_spec expose[MAX_EXPOSE];
     struct vole_forward_remote *fr[MAX_EXPOSE];
     size_t n_expose;
+    struct vole_speedtest_server *st;   /* overlay port 3, as Coder's agent */
     struct vole_tailnet *t;
     struct ev_loop *loop;
     int rc;
@@ -131,6 +134,8 @@ static void stop_exposing(struct agent *a)
             vole_forward_remote_free(a->fr[i]);
         a->fr[i] = NULL;
     }
+    vole_speedtest_server_free(a->st);
+    a->st = NULL;
 }
 
 static void fail(struct agent *a, const char *why)
@@ -146,6 +151,13 @@ static void on_ready(void *ctx, const struct coord_node *self)
     char err[256], why[600];
     (void)self;
 
+    a->st = vole_speedtest_server_new(a->loop, vole_tailnet_stack(a->t), VOLE_SPEEDTEST_PORT, cli_log, "agent", err,
+                                      sizeof err);
+    if (!a->st) {
+        snprintf(why, sizeof why, "speedtest on overlay port %u: %s", VOLE_SPEEDTEST_PORT, err);
+        fail(a, why);
+        return;
+    }
     for (size_t i = 0; i < a->n_expose; i++) {
         const struct vole_forward_spec *f = &a->expose[i];
         a->fr[i] = vole_forward_remote_new(vole_tailnet_stack(a->t), f->listen_port, f->host, f->port, err,

@@ -15,5 +15,6 @@ int cmd_derp(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
+int cmd_speedtest(int argc, char **argv);
 
 #endif

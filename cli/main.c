@@ -15,6 +15,7 @@ static const struct command COMMANDS[] = {
     { "server", cmd_server, "run the tailnet server: coordinator, DERP relay, DERP map and STUN" },
     { "agent", cmd_agent, "register an agent with the server and expose its TCP ports" },
     { "forward", cmd_forward, "forward a local TCP port to an agent's port through the tailnet" },
+    { "speedtest", cmd_speedtest, "measure TCP throughput to an agent through the tailnet" },
     { "tunnel", cmd_tunnel, "run a WireGuard tunnel from a wg-quick config, with TCP forwards" },
     { "ping", cmd_ping, "ping an address through a WireGuard tunnel" },
     { "stun", cmd_stun, "run a STUN server (binding requests over UDP)" },
@@ -28,7 +29,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: vole COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+        fprintf(f, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fprintf(f, "\n`vole COMMAND --help` describes one command.\n");
 }
 

@@ -17,6 +17,8 @@ static err_t tunnel_output4(struct netif *n, struct pbuf *p, const ip4_addr_t *d
 {
     struct vole_stack *s = n->state;
     (void)dst;   /* one peer set behind the tunnel: WireGuard routes by inner dst */
+    if (s->tap)
+        s->tap(s->tap_ctx, p, true);
     return (err_t)s->ops.output(s->ops.ctx, p);
 }
 
@@ -24,6 +26,8 @@ static err_t tunnel_output6(struct netif *n, struct pbuf *p, const ip6_addr_t *d
 {
     struct vole_stack *s = n->state;
     (void)dst;
+    if (s->tap)
+        s->tap(s->tap_ctx, p, true);
     return (err_t)s->ops.output(s->ops.ctx, p);
 }
 

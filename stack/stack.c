@@ -68,6 +68,8 @@ void vole_stack_input(struct vole_stack *s, struct pbuf *p)
         pbuf_free(p);
         return;
     }
+    if (s->tap)
+        s->tap(s->tap_ctx, p, false);
     /* ip_input consumes p on every path, delivered or dropped. */
     s->netif.input(p, &s->netif);
 }
@@ -88,6 +90,12 @@ void vole_stack_set_mtu(struct vole_stack *s, uint16_t mtu)
 void vole_stack_set_default(struct vole_stack *s)
 {
     netif_set_default(&s->netif);
+}
+
+void vole_stack_set_tap(struct vole_stack *s, vole_stack_tap_fn fn, void *ctx)
+{
+    s->tap = fn;
+    s->tap_ctx = ctx;
 }
 
 size_t vole_stack_splice_count(const struct vole_stack *s)

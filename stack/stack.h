@@ -8,6 +8,7 @@
 #ifndef VOLE_STACK_H
 #define VOLE_STACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <ev.h>
@@ -55,6 +56,11 @@ struct netif *vole_stack_netif(struct vole_stack *s);
 void vole_stack_set_mtu(struct vole_stack *s, uint16_t mtu);
 /* Make this stack's netif the default route (for several tunnels). */
 void vole_stack_set_default(struct vole_stack *s);
+/* A read-only look at every inner IP packet crossing the tunnel netif: in
+ * (from WireGuard, before lwIP) and out (from lwIP, before encryption).
+ * For --pcap-file; fn NULL removes it. p may be a chain; do not keep it. */
+typedef void (*vole_stack_tap_fn)(void *ctx, const struct pbuf *p, bool out);
+void vole_stack_set_tap(struct vole_stack *s, vole_stack_tap_fn fn, void *ctx);
 /* Live TCP splices (forwarded connections) of this stack, for diagnostics. */
 size_t vole_stack_splice_count(const struct vole_stack *s);
 

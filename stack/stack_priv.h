@@ -13,6 +13,8 @@ struct vole_stack {
     struct ev_loop *loop;
     struct vole_link *splices;   /* every live splice, reset with the stack */
     size_t n_splices;
+    vole_stack_tap_fn tap;       /* vole_stack_set_tap */
+    void *tap_ctx;
 };
 
 /* netif.c: add the tunnel netif to lwIP with addrs and bring it up. */
