@@ -18,7 +18,7 @@
 #define VOLE_SPEEDTEST_COL_INTERVAL  13
 #define VOLE_SPEEDTEST_COL_TRANSFER  15
 #define VOLE_SPEEDTEST_COL_BANDWIDTH 18
-#define VOLE_SPEEDTEST_LINE_STR_MAX  160
+#define VOLE_SPEEDTEST_LINE_STR_MAX  256   /* three cells of up to 63 bytes and their padding */
 
 /* "Starting a 5s download test..." (whole seconds, as Coder's %d). */
 const char *vole_speedtest_starting_line(char buf[VOLE_SPEEDTEST_LINE_STR_MAX], int64_t duration_ns, int direction);

@@ -11,7 +11,7 @@ BUILD_PKGS=(
 # Real peers and tools the tests and benchmarks drive.
 TEST_PKGS=(
   wireguard-go wireguard-tools iperf3 iproute2 nftables util-linux procps
-  socat tcpdump python3 clang libclang-rt-14-dev iputils-ping coturn stun-client
+  socat tcpdump tshark python3 clang libclang-rt-14-dev iputils-ping coturn stun-client
 )
 
 want=("${BUILD_PKGS[@]}")

@@ -24,8 +24,11 @@ step "unit tests under AddressSanitizer + UBSan"
 "$top/scripts/build.sh" "$top/build-asan" -DVOLE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null || exit 1
 (cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2) || status=1
 
-step "fuzz: STUN, DERP frame, DERP HTTP and disco parsers (libFuzzer, short runs)"
+step "fuzz: STUN, DERP frame, DERP HTTP, disco and coordinator parsers (libFuzzer, short runs)"
 "$top/scripts/fuzz.sh" 20 || status=1
+
+step "speedtest: a capture of the tunnel read back by tshark (loopback)"
+VOLE="$top/build/vole" timeout 180 bash "$top/test/speedtest/tshark.sh" || status=1
 
 if [ "$(id -u)" = 0 ]; then
   for t in "$top"/test/interop/*.sh; do
