@@ -9,6 +9,7 @@
  * that iteration, which batches frames into few writes. The same prepare
  * re-arms the one relay timer when input may have moved its deadline. */
 #include "derp/server.h"
+#include "io/logf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -93,15 +94,11 @@ static void server_log(struct vole_derp_server *s, const char *fmt, ...) __attri
 
 static void server_log(struct vole_derp_server *s, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
 
-    if (!s->log)
-        return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vole_vlogf(s->log, s->log_ctx, fmt, ap);
     va_end(ap);
-    s->log(s->log_ctx, msg);
 }
 
 /* ---- the transport under DERP: the stream, or the WebSocket over it ---- */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io/logf.h"
 #include "io/udp.h"
 #include "node/classify.h"
 #include "node/wgio.h"
@@ -53,14 +54,10 @@ void vole_endpoint_format(char *buf, size_t len, const struct wg_endpoint *ep)
 static void logf_(struct vole_tunnel *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(struct vole_tunnel *t, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
-    if (!t->opt.log)
-        return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vole_vlogf(t->opt.log, t->opt.log_ctx, fmt, ap);
     va_end(ap);
-    t->opt.log(t->opt.log_ctx, msg);
 }
 
 /* ---- the core's sink: datagrams to the socket, plaintext into pbufs ---- */

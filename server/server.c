@@ -2,6 +2,7 @@
  * server with the /api/ hook and admission, the STUN listeners, the DERP map
  * built from what was actually bound, and the coordinator. */
 #include "server/server_int.h"
+#include "io/logf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,15 +19,11 @@
 
 void srv_log(struct vole_server *s, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
 
-    if (!s->log)
-        return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vole_vlogf(s->log, s->log_ctx, fmt, ap);
     va_end(ap);
-    s->log(s->log_ctx, msg);
 }
 
 /* DERP admits a key only while a coordinator session has registered it. */

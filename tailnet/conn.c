@@ -4,6 +4,7 @@
  * once per iteration from an ev_prepare as node/tunnel.c does; the DERP idle
  * check every 15 s). The STUN timer lives in conn_stun.c. */
 #include "tailnet/conn_int.h"
+#include "io/logf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,14 +18,12 @@
 
 void conn_logf(const struct vole_conn *c, bool verbose_only, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
-    if (!c->cfg.log || (verbose_only && !c->cfg.verbose))
+    if (verbose_only && !c->cfg.verbose)
         return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vole_vlogf(c->cfg.log, c->cfg.log_ctx, fmt, ap);
     va_end(ap);
-    c->cfg.log(c->cfg.log_ctx, msg);
 }
 
 void conn_self_changed(struct vole_conn *c)

@@ -1,6 +1,7 @@
 /* The node's lifecycle and accessors: it owns one coordinator client, one
  * data plane and, once the server said who it is, one lwIP stack. */
 #include "tailnet/node.h"
+#include "io/logf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,20 +15,11 @@
 #include "tailnet/control.h"
 #include "tailnet/node_int.h"
 
-static void tn_vlog(const struct vole_tailnet *t, const char *fmt, va_list ap)
-{
-    char msg[512];
-    if (!t->cfg.log)
-        return;
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    t->cfg.log(t->cfg.log_ctx, msg);
-}
-
 void tn_logf(const struct vole_tailnet *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    tn_vlog(t, fmt, ap);
+    vole_vlogf(t->cfg.log, t->cfg.log_ctx, fmt, ap);
     va_end(ap);
 }
 
@@ -37,7 +29,7 @@ void tn_vlogf(const struct vole_tailnet *t, const char *fmt, ...)
     if (!t->cfg.verbose)
         return;
     va_start(ap, fmt);
-    tn_vlog(t, fmt, ap);
+    vole_vlogf(t->cfg.log, t->cfg.log_ctx, fmt, ap);
     va_end(ap);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lwip/tcp.h"
+#include "io/logf.h"
 
 #include "diag/speedtest_format.h"
 #include "stack/stack.h"
@@ -34,15 +35,11 @@ static void logf_(const struct vole_speedtest_server *srv, const char *fmt, ...)
 
 static void logf_(const struct vole_speedtest_server *srv, const char *fmt, ...)
 {
-    char line[512];
     va_list ap;
 
-    if (!srv->log)
-        return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vole_vlogf(srv->log, srv->log_ctx, fmt, ap);
     va_end(ap);
-    srv->log(srv->log_ctx, line);
 }
 
 static void on_line(struct st_conn *c, const char *line, size_t len)
