@@ -23,7 +23,6 @@
 #define DEAD_AFTER 120.0              /* Go's client: a 120 s read deadline per frame */
 #define BACKOFF_FIRST 0.1
 #define BACKOFF_CAP 5.0               /* magicsock caps its reconnect backoff at 5 s */
-#define RESOLVE_POLL 0.01             /* how often a pending name lookup is checked */
 
 /* ---- lifetime guard ----------------------------------------------------- */
 
@@ -73,10 +72,7 @@ static void schedule_attempt(struct vole_derp_client *c, double delay)
 static void teardown(struct vole_derp_client *c)
 {
     derp_client_transport_drop(c);
-    if (c->resolve) {
-        derp_resolve_free(c->resolve);
-        c->resolve = NULL;
-    }
+    derp_dial_stop(&c->dialer);
     derp_reader_free(&c->reader);
 }
 
@@ -118,47 +114,45 @@ void derp_client_fail_attempt(struct vole_derp_client *c, const char *why)
 
 /* ---- the attempt: resolve, then connect each address in turn ------------- */
 
-static void connect_next(struct vole_derp_client *c)
+static int connect_addr(void *ctx, const struct derp_addr *a, char *err, size_t errlen)
 {
-    char err[128] = "no address to connect to";
+    return derp_client_transport_connect(ctx, a, err, errlen);
+}
 
-    while (c->next_addr < c->n_addrs) {
-        const struct derp_addr *a = &c->addrs[c->next_addr++];
-        if (derp_client_transport_connect(c, a, err, sizeof err) == 0) {
-            c->state = CLIENT_CONNECTING;
-            return;
-        }
+/* Where a dial step left the node: its lookup pending, an address
+ * connecting, or nothing left to try. */
+static void dial_went(struct vole_derp_client *c, enum derp_dial_status st, const char *err)
+{
+    switch (st) {
+    case DERP_DIAL_RESOLVING:
+        ev_timer_set(&c->step, DERP_DIAL_POLL, 0);
+        ev_timer_start(c->loop, &c->step);
+        return;
+    case DERP_DIAL_CONNECTING:
+        c->state = CLIENT_CONNECTING;
+        return;
+    case DERP_DIAL_FAILED:
+        derp_client_fail(c, err);
+        return;
     }
-    derp_client_fail(c, err);
 }
 
 /* The stream to one address closed before it opened: try the next one. */
 void derp_client_connect_failed(struct vole_derp_client *c, const char *why)
 {
-    if (c->state == CLIENT_CONNECTING && c->next_addr < c->n_addrs)
-        connect_next(c);
-    else
+    char err[160];
+
+    if (c->state != CLIENT_CONNECTING) {
         derp_client_fail(c, why);
+        return;
+    }
+    dial_went(c, derp_dial_next(&c->dialer, why, connect_addr, c, err, sizeof err), err);
 }
 
 static void poll_resolve(struct vole_derp_client *c)
 {
     char err[160];
-    int rc = derp_resolve_poll(c->resolve, c->addrs, DERP_RESOLVE_MAX_ADDRS, &c->n_addrs, err, sizeof err);
-
-    if (rc == 0) {
-        ev_timer_set(&c->step, RESOLVE_POLL, 0);
-        ev_timer_start(c->loop, &c->step);
-        return;
-    }
-    derp_resolve_free(c->resolve);
-    c->resolve = NULL;
-    if (rc < 0) {
-        derp_client_fail(c, err);
-        return;
-    }
-    c->next_addr = 0;
-    connect_next(c);
+    dial_went(c, derp_dial_poll(&c->dialer, connect_addr, c, err, sizeof err), err);
 }
 
 static void start_node(struct vole_derp_client *c)
@@ -174,11 +168,7 @@ static void start_node(struct vole_derp_client *c)
         ev_timer_set(&c->dial, DIAL_TIMEOUT, 0);
         ev_timer_start(c->loop, &c->dial);
     }
-    c->resolve = derp_resolve_start(n->url.host, n->url.port, err, sizeof err);
-    if (!c->resolve)
-        derp_client_fail(c, err);
-    else
-        poll_resolve(c);
+    dial_went(c, derp_dial_start(&c->dialer, n->url.host, n->url.port, connect_addr, c, err, sizeof err), err);
 }
 
 static void start_attempt(struct vole_derp_client *c)
@@ -359,8 +349,7 @@ void vole_derp_client_free(struct vole_derp_client *c)
     ev_timer_stop(c->loop, &c->deadline);
     ev_timer_stop(c->loop, &c->dial);
     derp_client_transport_drop(c);
-    derp_resolve_free(c->resolve);
-    c->resolve = NULL;
+    derp_dial_stop(&c->dialer);
     derp_reader_free(&c->reader);
     if (c->depth == 0)
         destroy(c);

@@ -8,6 +8,7 @@
 
 #include "derp/client.h"
 #include "derp/derpmap.h"
+#include "derp/dial.h"
 #include "derp/handshake.h"
 #include "derp/upgrade.h"
 #include "derp/url.h"
@@ -51,9 +52,7 @@ struct vole_derp_client {
 
     /* the current attempt or connection */
     size_t node;               /* nodes[node] is being tried, or is connected */
-    struct derp_resolve *resolve;
-    struct derp_addr addrs[DERP_RESOLVE_MAX_ADDRS];
-    size_t n_addrs, next_addr;
+    struct derp_dial dialer;     /* the node's name lookup and addresses */
     struct vole_stream *stream;
     struct vole_ws *ws;        /* the WebSocket filter over stream, when attempt_ws */
     struct vole_stream_ops stream_ops;

@@ -14,7 +14,6 @@
 
 #include "tailnet/control_int.h"
 
-#define RESOLVE_POLL 0.01   /* how often a pending name lookup is checked */
 
 /* ---- lifetime guard ----------------------------------------------------- */
 
@@ -74,8 +73,7 @@ static void stop_timers(struct vole_control *c)
 static void teardown(struct vole_control *c)
 {
     control_transport_drop(c);
-    derp_resolve_free(c->resolve);
-    c->resolve = NULL;
+    derp_dial_stop(&c->dialer);
     control_lines_reset(c);
 }
 
@@ -131,46 +129,44 @@ void control_refused(struct vole_control *c, const char *why)
 
 /* ---- the attempt: resolve, then connect each address in turn ------------- */
 
-static void connect_next(struct vole_control *c)
+static int connect_addr(void *ctx, const struct derp_addr *a, char *err, size_t errlen)
 {
-    char err[128] = "no address to connect to";
+    return control_transport_connect(ctx, a, err, errlen);
+}
 
-    while (c->next_addr < c->n_addrs) {
-        const struct derp_addr *a = &c->addrs[c->next_addr++];
-        if (control_transport_connect(c, a, err, sizeof err) == 0) {
-            c->state = CONTROL_CONNECTING;
-            return;
-        }
+/* Where a dial step left the attempt: the lookup pending, an address
+ * connecting, or nothing left to try. */
+static void dial_went(struct vole_control *c, enum derp_dial_status st, const char *err)
+{
+    switch (st) {
+    case DERP_DIAL_RESOLVING:
+        ev_timer_set(&c->step, DERP_DIAL_POLL, 0);
+        ev_timer_start(c->loop, &c->step);
+        return;
+    case DERP_DIAL_CONNECTING:
+        c->state = CONTROL_CONNECTING;
+        return;
+    case DERP_DIAL_FAILED:
+        control_fail(c, err);
+        return;
     }
-    control_fail(c, err);
 }
 
 void control_connect_failed(struct vole_control *c, const char *why)
 {
-    if (c->state == CONTROL_CONNECTING && c->next_addr < c->n_addrs)
-        connect_next(c);
-    else
+    char err[160];
+
+    if (c->state != CONTROL_CONNECTING) {
         control_fail(c, why);
+        return;
+    }
+    dial_went(c, derp_dial_next(&c->dialer, why, connect_addr, c, err, sizeof err), err);
 }
 
 static void poll_resolve(struct vole_control *c)
 {
     char err[160];
-    int rc = derp_resolve_poll(c->resolve, c->addrs, DERP_RESOLVE_MAX_ADDRS, &c->n_addrs, err, sizeof err);
-
-    if (rc == 0) {
-        ev_timer_set(&c->step, RESOLVE_POLL, 0);
-        ev_timer_start(c->loop, &c->step);
-        return;
-    }
-    derp_resolve_free(c->resolve);
-    c->resolve = NULL;
-    if (rc < 0) {
-        control_fail(c, err);
-        return;
-    }
-    c->next_addr = 0;
-    connect_next(c);
+    dial_went(c, derp_dial_poll(&c->dialer, connect_addr, c, err, sizeof err), err);
 }
 
 static void start_attempt(struct vole_control *c)
@@ -181,11 +177,7 @@ static void start_attempt(struct vole_control *c)
     c->state = CONTROL_RESOLVING;
     ev_timer_set(&c->deadline, VOLE_CONTROL_CONNECT_TIMEOUT, 0);
     ev_timer_start(c->loop, &c->deadline);
-    c->resolve = derp_resolve_start(c->url.host, c->url.port, err, sizeof err);
-    if (!c->resolve)
-        control_fail(c, err);
-    else
-        poll_resolve(c);
+    dial_went(c, derp_dial_start(&c->dialer, c->url.host, c->url.port, connect_addr, c, err, sizeof err), err);
 }
 
 /* The step timer: the backoff wait ends, or a name lookup is due a check. */
@@ -324,8 +316,7 @@ void vole_control_free(struct vole_control *c)
     c->freeing = true;
     stop_timers(c);
     control_transport_drop(c);
-    derp_resolve_free(c->resolve);
-    c->resolve = NULL;
+    derp_dial_stop(&c->dialer);
     if (c->depth == 0)
         destroy(c);
 }

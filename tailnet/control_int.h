@@ -6,6 +6,7 @@
 
 #include <ev.h>
 
+#include "derp/dial.h"
 #include "derp/upgrade.h"
 #include "derp/url.h"
 #include "derp/websocket.h"
@@ -37,9 +38,7 @@ struct vole_control {
     double backoff;            /* the next retry's base delay */
 
     /* the current attempt or connection */
-    struct derp_resolve *resolve;
-    struct derp_addr addrs[DERP_RESOLVE_MAX_ADDRS];
-    size_t n_addrs, next_addr;
+    struct derp_dial dialer;   /* the server's name lookup and addresses */
     struct vole_stream *stream;
     struct vole_ws *ws;        /* over stream, once upgraded (it then owns the stream) */
     struct vole_stream_ops stream_ops;
