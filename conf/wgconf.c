@@ -3,19 +3,18 @@
  * checks that need the whole file (PublicKey present, duplicate peers,
  * PrivateKey) run once at the end. */
 #include "conf/wgconf.h"
+#include "conf/file.h"
 #include "conf/key.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <sodium.h>
 
 #define IPV6_MIN_MTU 1280
@@ -613,63 +612,22 @@ int vole_conf_parse_string(struct vole_conf *c, const char *text, const char *na
     return parse_buffer(c, text, strlen(text), name != NULL ? name : "(string)", err, errlen);
 }
 
-/* Doubles *buf, wiping the old block: it holds key material. 0 or ENOMEM. */
-static int grow_bytes(char **buf, size_t *cap)
-{
-    size_t new_cap = *cap != 0 ? *cap * 2 : 4096;
-    char *fresh = malloc(new_cap);
-    if (fresh == NULL)
-        return ENOMEM;
-    if (*buf != NULL) {
-        memcpy(fresh, *buf, *cap);
-        sodium_memzero(*buf, *cap);
-        free(*buf);
-    }
-    *buf = fresh;
-    *cap = new_cap;
-    return 0;
-}
-
-/* Reads all of fd, also pipes such as wg-quick's <(...). 0, or an errno
- * value; EFBIG past VOLE_CONF_FILE_MAX. */
-static int read_all(int fd, char **buf, size_t *len, size_t *cap)
-{
-    for (;;) {
-        if (*len > VOLE_CONF_FILE_MAX)
-            return EFBIG;
-        if (*len == *cap && grow_bytes(buf, cap) != 0)
-            return ENOMEM;
-        ssize_t n = read(fd, *buf + *len, *cap - *len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno;
-        if (n == 0)
-            return 0;
-        *len += (size_t)n;
-    }
-}
-
 int vole_conf_parse_file(struct vole_conf *c, const char *path, char *err, size_t errlen)
 {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int e = fd < 0 ? errno : read_all(fd, &buf, &len, &cap);
-    if (fd >= 0)
-        close(fd);
+    char *buf;
+    size_t len;
+    int errnum;
+    enum vole_file_status st = vole_file_read(path, VOLE_CONF_FILE_MAX, &buf, &len, &errnum);
 
     int rc = -1;
     memset(c, 0, sizeof(*c));
-    if (e == EFBIG)
+    if (st == VOLE_FILE_TOO_LARGE)
         format_err(err, errlen, path, 0, "file is larger than %u bytes", VOLE_CONF_FILE_MAX);
-    else if (e != 0)
-        format_err(err, errlen, path, 0, "cannot read: %s", strerror(e));
+    else if (st != VOLE_FILE_OK)
+        format_err(err, errlen, path, 0, "cannot read: %s", strerror(st == VOLE_FILE_NO_MEMORY ? ENOMEM : errnum));
     else
         rc = parse_buffer(c, buf, len, path, err, errlen);
-    if (buf != NULL)
-        sodium_memzero(buf, cap);
-    free(buf);
+    vole_file_free(buf, len);
     return rc;
 }
 

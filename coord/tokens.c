@@ -1,5 +1,7 @@
 #include "coord/tokens.h"
 
+#include "conf/file.h"
+
 #include <jansson.h>
 #include <sodium.h>
 #include <errno.h>
@@ -238,26 +240,21 @@ int coord_tokens_parse(const char *json, size_t len, const char *fname, struct c
 int coord_tokens_load(const char *path, struct coord_tokens *t, char *err, size_t errlen)
 {
     struct tctx c = {path, err, errlen};
-    memset(t, 0, sizeof *t);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(&c, "", "cannot open: %s", strerror(errno));
-    char *buf = malloc(COORD_TOKENS_MAX_FILE + 1);
-    size_t n = buf ? fread(buf, 1, COORD_TOKENS_MAX_FILE + 1, f) : 0;
-    int bad = ferror(f);
-    fclose(f);
+    char *buf;
+    size_t n;
+    int errnum;
+    enum vole_file_status st = vole_file_read(path, COORD_TOKENS_MAX_FILE, &buf, &n, &errnum);
     int rc;
-    if (!buf)
-        rc = fail(&c, "", "out of memory");
-    else if (bad)
-        rc = fail(&c, "", "read error");
-    else if (n > COORD_TOKENS_MAX_FILE)
-        rc = fail(&c, "", "larger than %u bytes", COORD_TOKENS_MAX_FILE);
-    else
-        rc = coord_tokens_parse(buf, n, path, t, err, errlen);
-    if (buf)
-        sodium_memzero(buf, n);   /* the file's tokens */
-    free(buf);
+
+    memset(t, 0, sizeof *t);
+    switch (st) {
+    case VOLE_FILE_OK: rc = coord_tokens_parse(buf, n, path, t, err, errlen); break;
+    case VOLE_FILE_OPEN: rc = fail(&c, "", "cannot open: %s", strerror(errnum)); break;
+    case VOLE_FILE_READ: rc = fail(&c, "", "read error"); break;
+    case VOLE_FILE_TOO_LARGE: rc = fail(&c, "", "larger than %u bytes", COORD_TOKENS_MAX_FILE); break;
+    default: rc = fail(&c, "", "out of memory"); break;
+    }
+    vole_file_free(buf, n);   /* wiped: the file's tokens */
     return rc;
 }
 

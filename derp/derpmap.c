@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conf/file.h"
+
 /* Where in the document a field lives, for error messages:
  * Regions["1"].Nodes[0]. */
 struct where {
@@ -237,37 +239,22 @@ int derp_map_parse(const char *json, size_t len, struct derp_map *m, char *err, 
 /* A DERP map with a few hundred regions is well under a megabyte. */
 #define DERP_MAP_FILE_MAX (16u << 20)
 
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(DERP_MAP_FILE_MAX + 1);
-    size_t n = buf ? fread(buf, 1, DERP_MAP_FILE_MAX + 1, f) : 0;
-    bool bad = !buf || ferror(f) || n > DERP_MAP_FILE_MAX;
-    fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s: %s", path, !buf ? "out of memory" : n > DERP_MAP_FILE_MAX ? "too large" : "read error");
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 int derp_map_load(const char *path, struct derp_map *m, char *err, size_t errlen)
 {
-    size_t len = 0;
-    char inner[256];
+    size_t len;
+    int errnum;
+    char inner[256], *text;
 
     memset(m, 0, sizeof *m);
-    char *text = read_file(path, &len, err, errlen);
-    if (!text)
-        return -1;
+    switch (vole_file_read(path, DERP_MAP_FILE_MAX, &text, &len, &errnum)) {
+    case VOLE_FILE_OK: break;
+    case VOLE_FILE_OPEN: snprintf(err, errlen, "%s: %s", path, strerror(errnum)); return -1;
+    case VOLE_FILE_READ: snprintf(err, errlen, "%s: read error", path); return -1;
+    case VOLE_FILE_TOO_LARGE: snprintf(err, errlen, "%s: too large", path); return -1;
+    default: snprintf(err, errlen, "%s: out of memory", path); return -1;
+    }
     int rc = derp_map_parse(text, len, m, inner, sizeof inner);
-    free(text);
+    vole_file_free(text, len);
     if (rc < 0)
         snprintf(err, errlen, "%s: %s", path, inner);
     return rc;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/file.h"
+
 /* "a.b.c.d/n" or "v6/n" in the family wanted; host bits cleared, since
  * Coder's netip.ParsePrefix keeps them but Contains ignores them. */
 static bool parse_prefix(const char *s, uint8_t family, struct vole_ip_prefix *p)
@@ -104,49 +106,26 @@ int vole_aws_ranges_parse(const char *json, size_t len, struct vole_aws_ranges *
 }
 
 /* ip-ranges.json is about 2 MB today; 64 MB is far beyond any real one. */
-#define AWS_FILE_MAX (64L << 20)
-
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long size;
-
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-    else if (size > AWS_FILE_MAX)
-        snprintf(err, errlen, "%s: larger than 64 MB, not an ip-ranges file", path);
-    else if (!(buf = malloc((size_t)size + 1)))
-        snprintf(err, errlen, "%s: out of memory", path);
-    else if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        snprintf(err, errlen, "%s: short read", path);
-        free(buf);
-        buf = NULL;
-    } else {
-        *len = (size_t)size;
-    }
-    fclose(f);
-    return buf;
-}
+#define AWS_FILE_MAX ((size_t)64 << 20)
 
 int vole_aws_ranges_load(const char *path, struct vole_aws_ranges *r, char *err, size_t errlen)
 {
-    char inner[256];
-    size_t len = 0;
-    char *buf = read_file(path, &len, err, errlen);
-    int rc;
+    char inner[256], *buf;
+    size_t len;
+    int errnum, rc;
 
     memset(r, 0, sizeof *r);
-    if (!buf)
-        return -1;
+    switch (vole_file_read(path, AWS_FILE_MAX, &buf, &len, &errnum)) {
+    case VOLE_FILE_OK: break;
+    case VOLE_FILE_OPEN: snprintf(err, errlen, "%s: %s", path, strerror(errnum)); return -1;
+    case VOLE_FILE_READ: snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errnum)); return -1;
+    case VOLE_FILE_TOO_LARGE: snprintf(err, errlen, "%s: larger than 64 MB, not an ip-ranges file", path); return -1;
+    default: snprintf(err, errlen, "%s: out of memory", path); return -1;
+    }
     rc = vole_aws_ranges_parse(buf, len, r, inner, sizeof inner);
     if (rc < 0)
         snprintf(err, errlen, "%s: %s", path, inner);
-    free(buf);
+    vole_file_free(buf, len);
     return rc;
 }
 

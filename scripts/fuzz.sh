@@ -73,7 +73,7 @@ build fuzz_disco "-lsodium" test/fuzz/fuzz_disco.c disco/key.c disco/seal.c disc
 # The message codec of coord/ (node JSON, endpoints, the JSON field helpers,
 # the agent-name check in tokens.c) and the DERP map parser.
 build fuzz_coord "-ljansson -lsodium" test/fuzz/fuzz_coord.c coord/msg.c coord/msg_decode.c coord/node.c \
-  coord/endpoint.c coord/jsonf.c coord/tokens.c coord/tokens_lookup.c derp/derpmap.c
+  coord/endpoint.c coord/jsonf.c coord/tokens.c coord/tokens_lookup.c derp/derpmap.c conf/file.c
 
 run fuzz_stun stun
 run fuzz_derp_frame derp_frame
