@@ -29,52 +29,9 @@
 #include "tailnet/conn.h"
 #include "wg/device.h"
 
+#include "test/unit/evloop.h"
+
 #define LIMIT 10.0   /* seconds for one wait; each takes milliseconds on loopback */
-
-/* ---- bounded waiting ---- */
-
-typedef bool (*cond_fn)(void *arg);
-
-struct waiter {
-    ev_check check;
-    ev_timer limit, tick;
-    cond_fn cond;
-    void *arg;
-};
-
-static void on_check(struct ev_loop *loop, ev_check *w, int revents)
-{
-    struct waiter *wt = w->data;
-    if (wt->cond(wt->arg))
-        ev_break(loop, EVBREAK_ALL);
-}
-
-static void on_limit(struct ev_loop *loop, ev_timer *w, int revents) { ev_break(loop, EVBREAK_ALL); }
-static void on_tick(struct ev_loop *loop, ev_timer *w, int revents) {}
-
-static bool run_until(struct ev_loop *loop, cond_fn cond, void *arg, double limit)
-{
-    struct waiter w = { .cond = cond, .arg = arg };
-    if (cond(arg))
-        return true;
-    ev_now_update(loop);
-    ev_check_init(&w.check, on_check);
-    w.check.data = &w;
-    ev_timer_init(&w.limit, on_limit, limit, 0.);
-    ev_timer_init(&w.tick, on_tick, 0.05, 0.05);
-    ev_check_start(loop, &w.check);
-    ev_timer_start(loop, &w.limit);
-    ev_timer_start(loop, &w.tick);
-    ev_run(loop, 0);
-    ev_check_stop(loop, &w.check);
-    ev_timer_stop(loop, &w.limit);
-    ev_timer_stop(loop, &w.tick);
-    return cond(arg);
-}
-
-static bool never(void *arg) { return false; }
-
-static void run_for(struct ev_loop *loop, double secs) { (void)run_until(loop, never, NULL, secs); }
 
 /* ---- a STUN server on 127.0.0.1 ---- */
 

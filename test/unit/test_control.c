@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/certs.h"
 #include "test/unit/sockets.h"
 
 #include "test/unit/evloop.h"
@@ -20,11 +21,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/ecp.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/x509_crt.h>
 
 #include "coord/msg.h"
 #include "derp/websocket.h"
@@ -256,17 +252,6 @@ static int setup(void **state)
     return 0;
 }
 
-/* Runs the loop for about this long whatever breaks it. */
-static void settle(struct fixture *f, double seconds)
-{
-    ev_now_update(f->loop);
-    double end = ev_now(f->loop) + seconds;
-    for (int i = 0; i < 10000 && ev_now(f->loop) < end; i++) {
-        run_loop_for(f->loop, end - ev_now(f->loop));
-        ev_now_update(f->loop);
-    }
-}
-
 static int teardown(void **state)
 {
     struct fixture *f = *state;
@@ -279,7 +264,7 @@ static int teardown(void **state)
     }
     ev_io_stop(f->loop, &f->accept_w);
     close(f->lfd);
-    settle(f, 0.1);   /* the streams' closes run from the loop */
+    run_for(f->loop, 0.1);   /* the streams' closes run from the loop */
     vole_tls_server_free(f->tls);
     ev_loop_destroy(f->loop);
     free(f);
@@ -304,17 +289,23 @@ static void start_client(struct fixture *f, const char *path)
 
 typedef bool (*cond_fn)(const struct fixture *f, int arg);
 
+struct fixture_cond {
+    const struct fixture *f;
+    cond_fn cond;
+    int arg;
+};
+
+static bool fixture_cond_holds(void *p)
+{
+    const struct fixture_cond *c = p;
+    return c->cond(c->f, c->arg);
+}
+
 /* Runs the loop until cond holds; fails the test after limit seconds. */
 static void wait_for(struct fixture *f, cond_fn cond, int arg, double limit)
 {
-    ev_now_update(f->loop);
-    double end = ev_now(f->loop) + limit;
-    for (int i = 0; i < 10000 && !cond(f, arg); i++) {
-        ev_now_update(f->loop);
-        assert_true(ev_now(f->loop) < end);
-        run_loop_for(f->loop, end - ev_now(f->loop));
-    }
-    assert_true(cond(f, arg));
+    struct fixture_cond c = {f, cond, arg};
+    assert_true(run_until(f->loop, fixture_cond_holds, &c, limit));
 }
 
 static bool ups(const struct fixture *f, int n)
@@ -410,11 +401,11 @@ static void test_server_to_client(void **state)
     assert_true(n + 2 < sizeof part);
     snprintf(part, sizeof part, "%.*s", (int)(n / 2), json);
     srv_send(f, 0, part);
-    settle(f, 0.05);
+    run_for(f->loop, 0.05);
     assert_int_equal(f->n_msgs, 2);   /* half a line is no message */
     snprintf(part, sizeof part, "%s", json + n / 2);
     srv_send(f, 0, part);
-    settle(f, 0.05);
+    run_for(f->loop, 0.05);
     assert_int_equal(f->n_msgs, 2);
     srv_send(f, 0, "\n{\"type\":\"error\",\"error\":\"two\"}\n");
     free(json);
@@ -472,7 +463,7 @@ static void test_401_is_permanent(void **state)
     assert_string_equal(f->why, "server refused the token (401)");
     assert_false(vole_control_connected(f->c));
     /* Longer than the first backoff could be (1 s + 20%): no second try. */
-    settle(f, 1.5);
+    run_for(f->loop, 1.5);
     assert_int_equal(f->n_conns, 1);
     assert_int_equal(f->n_down, 1);
     assert_int_equal(f->n_up, 0);
@@ -552,7 +543,7 @@ static void test_bad_lines_skipped(void **state)
                   "{\"type\":\"error\",\"error\":\"b\"}\n";
     start_client(f, "");
     wait_for(f, msgs, 2, 5);
-    settle(f, 0.05);
+    run_for(f->loop, 0.05);
     assert_int_equal(f->n_msgs, 2);
     assert_string_equal(f->texts[0], "a");
     assert_string_equal(f->texts[1], "b");
@@ -598,7 +589,7 @@ static void test_dead_after_reconnects(void **state)
     /* Input keeps it alive: a message every 0.1 s for 0.6 s. */
     for (int i = 0; i < 6; i++) {
         srv_send(f, 1, "{\"type\":\"error\",\"error\":\"tick\"}\n");
-        settle(f, 0.1);
+        run_for(f->loop, 0.1);
     }
     assert_int_equal(f->n_down, 1);
     assert_true(vole_control_connected(f->c));
@@ -612,7 +603,7 @@ static void test_free_inside_callbacks(void **state)
     start_client(f, "");
     wait_for(f, ups, 1, 5);
     assert_null(f->c);
-    settle(f, 0.1);
+    run_for(f->loop, 0.1);
     assert_int_equal(f->n_down, 0);   /* freed: no more callbacks */
 
     f->free_on_up = false;
@@ -621,7 +612,7 @@ static void test_free_inside_callbacks(void **state)
     start_client(f, "");
     wait_for(f, msgs, 1, 5);
     assert_null(f->c);
-    settle(f, 0.1);
+    run_for(f->loop, 0.1);
     assert_int_equal(f->n_msgs, 1);   /* the second line was not delivered */
     assert_int_equal(f->n_down, 0);
 }
@@ -644,66 +635,18 @@ static void test_connect_refused_retries(void **state)
 
 /* ---- TLS ------------------------------------------------------------------ */
 
-static void write_pem(const char *path, const unsigned char *pem)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    assert_true(fputs((const char *)pem, fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-}
-
-/* A self-signed P-256 certificate for CN=localhost (its own CA). */
-static void make_cert(const char *cert_path, const char *key_path)
-{
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_pk_context key;
-    mbedtls_x509write_cert crt;
-    mbedtls_mpi serial;
-    unsigned char pem[4096];
-
-    mbedtls_entropy_init(&entropy);
-    mbedtls_ctr_drbg_init(&drbg);
-    mbedtls_pk_init(&key);
-    mbedtls_x509write_crt_init(&crt);
-    mbedtls_mpi_init(&serial);
-    assert_int_equal(mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, (const unsigned char *)"c", 1), 0);
-    assert_int_equal(mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)), 0);
-    assert_int_equal(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key), mbedtls_ctr_drbg_random, &drbg), 0);
-    mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
-    mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
-    mbedtls_x509write_crt_set_subject_key(&crt, &key);
-    mbedtls_x509write_crt_set_issuer_key(&crt, &key);
-    assert_int_equal(mbedtls_x509write_crt_set_subject_name(&crt, "CN=localhost"), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_issuer_name(&crt, "CN=localhost"), 0);
-    assert_int_equal(mbedtls_mpi_lset(&serial, 1), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_serial(&crt, &serial), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_validity(&crt, "20200101000000", "20991231235959"), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_basic_constraints(&crt, 1, 0), 0);
-    assert_int_equal(mbedtls_x509write_crt_pem(&crt, pem, sizeof pem, mbedtls_ctr_drbg_random, &drbg), 0);
-    write_pem(cert_path, pem);
-    assert_int_equal(mbedtls_pk_write_key_pem(&key, pem, sizeof pem), 0);
-    write_pem(key_path, pem);
-    mbedtls_mpi_free(&serial);
-    mbedtls_x509write_crt_free(&crt);
-    mbedtls_pk_free(&key);
-    mbedtls_ctr_drbg_free(&drbg);
-    mbedtls_entropy_free(&entropy);
-}
-
 /* https://localhost: the name is looked up (::1 first where it resolves so,
  * which nothing listens on: the next address is tried), SNI and the
  * certificate check use the URL's host, the CA is the config's file. */
 static void test_tls(void **state)
 {
     struct fixture *f = *state;
-    char dir[] = "/tmp/vole-control-XXXXXX", cert[64], key[64], err[256] = "";
+    struct test_cert tc;
+    const char *cert = tc.cert;
+    char err[256] = "";
 
-    assert_non_null(mkdtemp(dir));
-    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
-    snprintf(key, sizeof key, "%s/key.pem", dir);
-    make_cert(cert, key);
-    f->tls = vole_tls_server_new(cert, key, err, sizeof err);
+    test_cert_make(&tc, "localhost");
+    f->tls = vole_tls_server_new(tc.cert, tc.key, err, sizeof err);
     assert_non_null(f->tls);
 
     f->greeting = "{\"type\":\"error\",\"error\":\"over tls\"}\n";
@@ -721,9 +664,7 @@ static void test_tls(void **state)
     assert_int_equal(f->n_up, 1);
     assert_int_equal(vole_control_stats(f->c)->connects, 0);
 
-    unlink(cert);
-    unlink(key);
-    rmdir(dir);
+    test_cert_remove(&tc);
 }
 
 static void test_bad_config(void **state)

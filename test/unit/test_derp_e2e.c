@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/certs.h"
+#include "test/unit/evloop.h"
 #include "test/unit/sockets.h"
 
 #include <arpa/inet.h>
@@ -28,10 +30,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/x509_crt.h>
 
 #include "derp/client.h"
 #include "derp/derpmap.h"
@@ -45,65 +43,7 @@
 #define RUN_LIMIT 10.0          /* seconds, for one wait; most take milliseconds */
 #define MANY_CLIENTS 1000
 
-/* ---- the loop ------------------------------------------------------------- */
-
-typedef bool (*cond_fn)(void *arg);
-
-struct waiter {
-    ev_check check;
-    ev_timer limit, tick;
-    cond_fn cond;
-    void *arg;
-};
-
-static void on_check(struct ev_loop *loop, ev_check *w, int revents)
-{
-    struct waiter *wt = w->data;
-    if (wt->cond(wt->arg))
-        ev_break(loop, EVBREAK_ALL);
-}
-
-static void on_limit(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    ev_break(loop, EVBREAK_ALL);
-}
-
-/* The tick wakes the loop so that a condition set by a helper thread is seen. */
-static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
-{
-}
-
-/* Runs the loop until cond holds or `limit` seconds pass; cond's final value. */
-static bool run_until(struct ev_loop *loop, cond_fn cond, void *arg, double limit)
-{
-    struct waiter w = {.cond = cond, .arg = arg};
-    if (cond(arg))
-        return true;
-    ev_now_update(loop);
-    ev_check_init(&w.check, on_check);
-    ev_timer_init(&w.limit, on_limit, limit, 0);
-    ev_timer_init(&w.tick, on_tick, 0.005, 0.005);
-    w.check.data = &w;
-    ev_check_start(loop, &w.check);
-    ev_timer_start(loop, &w.limit);
-    ev_timer_start(loop, &w.tick);
-    ev_run(loop, 0);
-    ev_check_stop(loop, &w.check);
-    ev_timer_stop(loop, &w.limit);
-    ev_timer_stop(loop, &w.tick);
-    return cond(arg);
-}
-
-static bool never(void *arg)
-{
-    return false;
-}
-
-/* Lets the loop run for `seconds` (to see that nothing happens). */
-static void run_for(struct ev_loop *loop, double seconds)
-{
-    (void)run_until(loop, never, NULL, seconds);
-}
+/* ---- the loop (waits: test/unit/evloop.h) ------------------------------------ */
 
 /* Streams closed at once still finish (on_close, free) from the loop: let
  * them, then destroy it. */
@@ -744,69 +684,13 @@ static void test_websocket(void **state)
 
 /* ==== TLS ================================================================================== */
 
-static int write_pem(const char *path, const unsigned char *pem)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    int rc = fputs((const char *)pem, f) < 0 ? -1 : 0;
-    return fclose(f) != 0 ? -1 : rc;
-}
-
-/* A self-signed P-256 certificate for CN=cn (its own CA), valid 2020-2099. */
-static void make_cert(const char *cn, const char *cert_path, const char *key_path)
-{
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_pk_context key;
-    mbedtls_x509write_cert crt;
-    mbedtls_mpi serial;
-    unsigned char pem[4096];
-    char subject[96];
-
-    mbedtls_entropy_init(&entropy);
-    mbedtls_ctr_drbg_init(&drbg);
-    mbedtls_pk_init(&key);
-    mbedtls_x509write_crt_init(&crt);
-    mbedtls_mpi_init(&serial);
-    snprintf(subject, sizeof subject, "CN=%s,O=vole test", cn);
-
-    assert_int_equal(mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, (const unsigned char *)"e2e", 3), 0);
-    assert_int_equal(mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)), 0);
-    assert_int_equal(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key), mbedtls_ctr_drbg_random, &drbg), 0);
-    mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
-    mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
-    mbedtls_x509write_crt_set_subject_key(&crt, &key);
-    mbedtls_x509write_crt_set_issuer_key(&crt, &key);
-    assert_int_equal(mbedtls_x509write_crt_set_subject_name(&crt, subject), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_issuer_name(&crt, subject), 0);
-    assert_int_equal(mbedtls_mpi_lset(&serial, 2), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_serial(&crt, &serial), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_validity(&crt, "20200101000000", "20991231235959"), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_basic_constraints(&crt, 1, 0), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_subject_key_identifier(&crt), 0);
-
-    assert_int_equal(mbedtls_x509write_crt_pem(&crt, pem, sizeof pem, mbedtls_ctr_drbg_random, &drbg), 0);
-    assert_int_equal(write_pem(cert_path, pem), 0);
-    assert_int_equal(mbedtls_pk_write_key_pem(&key, pem, sizeof pem), 0);
-    assert_int_equal(write_pem(key_path, pem), 0);
-
-    mbedtls_mpi_free(&serial);
-    mbedtls_x509write_crt_free(&crt);
-    mbedtls_pk_free(&key);
-    mbedtls_ctr_drbg_free(&drbg);
-    mbedtls_entropy_free(&entropy);
-}
-
 static void test_tls(void **state)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct tmpdir t;
-    char cert[128], key[128], url_name[64], url_ip[64];
-    tmpdir_make(&t);
-    tmpdir_file(&t, "cert.pem", cert, sizeof cert);
-    tmpdir_file(&t, "key.pem", key, sizeof key);
-    make_cert("localhost", cert, key);
+    struct test_cert tc;
+    const char *cert = tc.cert, *key = tc.key;
+    char url_name[64], url_ip[64];
+    test_cert_make(&tc, "localhost");
 
     struct server_opts so = {.cert = cert, .key = key};
     struct vole_derp_server *s = server_start(loop, &so);
@@ -850,7 +734,7 @@ static void test_tls(void **state)
     peer_stop(&f);
     vole_derp_server_free(s);
     loop_finish(loop);
-    tmpdir_remove(&t, (const char *const[]){"cert.pem", "key.pem", NULL});
+    test_cert_remove(&tc);
 }
 
 /* ==== a DERP map region ===================================================================== */
@@ -1001,12 +885,9 @@ static void test_region_dial_timeout(void **state)
 static void test_region_tls_from_node(void **state)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct tmpdir t;
-    char cert[128], key[128];
-    tmpdir_make(&t);
-    tmpdir_file(&t, "cert.pem", cert, sizeof cert);
-    tmpdir_file(&t, "key.pem", key, sizeof key);
-    make_cert("localhost", cert, key);
+    struct test_cert tc;
+    const char *cert = tc.cert, *key = tc.key;
+    test_cert_make(&tc, "localhost");
     struct server_opts so = {.cert = cert, .key = key};
     struct vole_derp_server *s = server_start(loop, &so);
     unsigned port = vole_derp_server_port(s);
@@ -1038,7 +919,7 @@ static void test_region_tls_from_node(void **state)
     derp_map_free(&strict);
     vole_derp_server_free(s);
     loop_finish(loop);
-    tmpdir_remove(&t, (const char *const[]){"cert.pem", "key.pem", NULL});
+    test_cert_remove(&tc);
 }
 
 static void test_region_bad(void **state)

@@ -25,38 +25,13 @@
 #include "io/stream.h"
 #include "server/server.h"
 
+#include "test/unit/evloop.h"
+
 #define LIMIT 5.0   /* seconds for one wait; most take milliseconds */
 
 static const char TOKENS[] =
     "{\"agents\": [{\"name\": \"dev\", \"token\": \"agent-dev\"}, {\"name\": \"prod\", \"token\": \"agent-prod\"}],\n"
     " \"clients\": [{\"token\": \"client-alice\", \"agents\": [\"dev\"]}]}\n";
-
-/* ---- waiting ---- */
-
-typedef bool (*cond_fn)(void *arg);
-
-static void on_tick(struct ev_loop *loop, ev_timer *w, int revents) {}
-
-/* Runs the loop one iteration at a time until cond holds; false after limit. */
-static bool wait_for(struct ev_loop *loop, cond_fn cond, void *arg, double limit)
-{
-    ev_timer tick;
-    bool ok;
-
-    ev_timer_init(&tick, on_tick, 0.01, 0.01);
-    ev_timer_start(loop, &tick);
-    ev_now_update(loop);
-    double end = ev_now(loop) + limit;
-    while (!(ok = cond(arg)) && ev_now(loop) < end)
-        ev_run(loop, EVRUN_ONCE);
-    ev_timer_stop(loop, &tick);
-    return ok;
-}
-
-static bool never(void *arg)
-{
-    return false;
-}
 
 /* ---- a raw WebSocket coordinator client ---- */
 
@@ -173,7 +148,7 @@ static bool wsc_closed(void *arg)
 static void wsc_start(struct wsc *c, struct ev_loop *loop, uint16_t port, const char *token)
 {
     wsc_start_at(c, loop, port, "/api/v2/coordinate", token, "vole-coordinate");
-    assert_true(wait_for(loop, wsc_has_status, c, LIMIT));
+    assert_true(run_until(loop, wsc_has_status, c, LIMIT));
     assert_int_equal(c->status, 101);
     assert_non_null(strstr(c->head, "Sec-WebSocket-Protocol: vole-coordinate\r\n"));
 }
@@ -183,7 +158,7 @@ static void wsc_free(struct wsc *c)
     if (c->ws && !c->closed)
         vole_ws_close(c->ws);
     if (!c->closed)
-        (void)wait_for(c->loop, wsc_closed, c, LIMIT);
+        (void)run_until(c->loop, wsc_closed, c, LIMIT);
     for (size_t i = 0; i < c->n_lines; i++)
         free(c->lines[i]);
 }
@@ -197,7 +172,7 @@ static bool wsc_has_line(void *arg)
 static void wsc_next(struct wsc *c, enum coord_msg_type type, struct coord_msg *m)
 {
     char err[256];
-    if (!wait_for(c->loop, wsc_has_line, c, LIMIT))
+    if (!run_until(c->loop, wsc_has_line, c, LIMIT))
         fail_msg("no %s message came", coord_msg_type_name(type));
     const char *line = c->lines[c->read++];
     if (coord_msg_decode(line, strlen(line), m, err, sizeof err) != 0)
@@ -294,7 +269,7 @@ static void fixture_stop(struct fixture *f)
 {
     char path[128];
     vole_server_free(f->srv);
-    (void)wait_for(f->loop, never, NULL, 0.05);   /* closed streams finish */
+    run_for(f->loop, 0.05);   /* closed streams finish */
     ev_loop_destroy(f->loop);
     snprintf(path, sizeof path, "%s/derp.key", f->state);
     unlink(path);
@@ -337,23 +312,23 @@ static void test_unauthorized(void **state)
     static const char *const bad[] = {NULL, "", "nope", "agent-de"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         wsc_start_at(&c, f.loop, f.port, "/api/v2/coordinate", bad[i], "vole-coordinate");
-        assert_true(wait_for(f.loop, wsc_closed, &c, LIMIT));
+        assert_true(run_until(f.loop, wsc_closed, &c, LIMIT));
         assert_int_equal(c.status, 401);
         assert_non_null(strstr(c.head, "\r\n\r\ninvalid token\n"));
         wsc_free(&c);
         wsc_start_at(&c, f.loop, f.port, "/api/v2/derp-map", bad[i], "x");
-        assert_true(wait_for(f.loop, wsc_closed, &c, LIMIT));
+        assert_true(run_until(f.loop, wsc_closed, &c, LIMIT));
         assert_int_equal(c.status, 401);
         wsc_free(&c);
     }
     /* A good token with the wrong subprotocol: a 400, not an upgrade. */
     wsc_start_at(&c, f.loop, f.port, "/api/v2/coordinate", "client-alice", "derp");
-    assert_true(wait_for(f.loop, wsc_closed, &c, LIMIT));
+    assert_true(run_until(f.loop, wsc_closed, &c, LIMIT));
     assert_int_equal(c.status, 400);
     wsc_free(&c);
     /* Unknown /api/ paths: 404; DERP's own routes still served. */
     wsc_start_at(&c, f.loop, f.port, "/api/v2/other", "client-alice", "x");
-    assert_true(wait_for(f.loop, wsc_closed, &c, LIMIT));
+    assert_true(run_until(f.loop, wsc_closed, &c, LIMIT));
     assert_int_equal(c.status, 404);
     wsc_free(&c);
     assert_int_equal(vole_server_sessions(f.srv), 0);
@@ -368,7 +343,7 @@ static void test_derp_map_endpoint(void **state)
     char err[256];
     fixture_start(&f, false);
     wsc_start_at(&c, f.loop, f.port, "/api/v2/derp-map", "agent-prod", "x");
-    assert_true(wait_for(f.loop, wsc_closed, &c, LIMIT));
+    assert_true(run_until(f.loop, wsc_closed, &c, LIMIT));
     assert_int_equal(c.status, 200);
     assert_non_null(strstr(c.head, "Content-Type: application/json\r\n"));
     const char *body = strstr(c.head, "\r\n\r\n") + 4;
@@ -468,7 +443,7 @@ static bool derp_admitted(struct ev_loop *loop, uint16_t port, const struct derp
 {
     struct derp_peer p;
     derp_start(&p, loop, port, kp);
-    assert_true(wait_for(loop, dp_decided, &p, LIMIT));
+    assert_true(run_until(loop, dp_decided, &p, LIMIT));
     bool up = p.ups > 0;
     vole_derp_client_free(p.c);
     return up;
@@ -522,7 +497,7 @@ static void test_conversation(void **state)
     /* The client says goodbye: DISCONNECTED; its key leaves DERP. */
     wsc_send_text(&client, "{\"type\":\"disconnect\"}\n");
     expect_peer(&agent, COORD_PEER_DISCONNECTED, cid, NULL, 0);
-    assert_true(wait_for(f.loop, wsc_closed, &client, LIMIT));
+    assert_true(run_until(f.loop, wsc_closed, &client, LIMIT));
     assert_false(derp_admitted(f.loop, f.port, &ckey));
     wsc_free(&client);
 
@@ -553,7 +528,7 @@ static void test_conversation(void **state)
     wsc_next(&client, COORD_MSG_ERROR, &m);
     assert_non_null(strstr(m.error, "bad message"));
     coord_msg_free(&m);
-    assert_true(wait_for(f.loop, wsc_closed, &client, LIMIT));
+    assert_true(run_until(f.loop, wsc_closed, &client, LIMIT));
     expect_peer(&agent, COORD_PEER_LOST, cid, NULL, 0);
     wsc_free(&client);
     wsc_free(&agent);
@@ -579,7 +554,7 @@ static void test_name_mismatch_and_block_direct(void **state)
     wsc_next(&agent, COORD_MSG_ERROR, &m);
     assert_string_equal(m.error, "name \"prod\" does not match the token");
     coord_msg_free(&m);
-    assert_true(wait_for(f.loop, wsc_closed, &agent, LIMIT));
+    assert_true(run_until(f.loop, wsc_closed, &agent, LIMIT));
     wsc_free(&agent);
 
     wsc_start(&agent, f.loop, f.port, "agent-dev");
@@ -616,7 +591,7 @@ static void test_line_too_long(void **state)
     wsc_next(&c, COORD_MSG_ERROR, &m);
     assert_non_null(strstr(m.error, "too long"));
     coord_msg_free(&m);
-    assert_true(wait_for(f.loop, wsc_closed, &c, LIMIT));
+    assert_true(run_until(f.loop, wsc_closed, &c, LIMIT));
     wsc_free(&c);
     assert_int_equal(vole_server_sessions(f.srv), 0);
     fixture_stop(&f);

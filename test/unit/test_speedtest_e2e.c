@@ -24,37 +24,20 @@
 #include "stack/pcap_tap.h"
 #include "tailnet/node.h"
 #include "tailnet/speedtest.h"
+#include "tailnet_fixture.h"
 
-#define AGENT_TOKEN  "agent-token-dev-0123456789"
-#define CLIENT_TOKEN "client-token-0123456789"
-#define LOG_MAX      16384
 #define TEST_NS      1500000000LL   /* 1.5 s: one whole interval and a partial one */
 #define NS           1000000000ULL
 
 /* ---- one node --------------------------------------------------------------- */
 
 struct watch {
-    const char *who;
-    bool ready;
+    struct tn_node n;                   /* first: the ctx of tn_log and tn_on_peer */
     bool agent;
-    char peer[64];
-    char log[LOG_MAX];
-    size_t log_len;
-    struct vole_tailnet *t;
     struct vole_speedtest_server *st;   /* the agent's */
 };
 
 static struct ev_loop *loop;
-
-static void w_log(void *ctx, const char *msg)
-{
-    struct watch *w = ctx;
-    int n = snprintf(w->log + w->log_len, sizeof w->log - w->log_len, "%s\n", msg);
-    if (n > 0 && (size_t)n < sizeof w->log - w->log_len)
-        w->log_len += (size_t)n;
-    if (getenv("VOLE_TEST_VERBOSE"))
-        fprintf(stderr, "[%s] %s\n", w->who, msg);
-}
 
 static void w_ready(void *ctx, const struct coord_node *self)
 {
@@ -62,20 +45,13 @@ static void w_ready(void *ctx, const struct coord_node *self)
     char err[256];
     (void)self;
 
-    w->ready = true;
+    w->n.ready = true;
     if (w->agent && !w->st) {
-        w->st = vole_speedtest_server_new(loop, vole_tailnet_stack(w->t), VOLE_SPEEDTEST_PORT, w_log, w, err,
+        w->st = vole_speedtest_server_new(loop, vole_tailnet_stack(w->n.t), VOLE_SPEEDTEST_PORT, tn_log, &w->n, err,
                                           sizeof err);
         if (!w->st)
             fail_msg("vole_speedtest_server_new: %s", err);
     }
-}
-
-static void w_peer(void *ctx, const char *name, const struct coord_node *node)
-{
-    struct watch *w = ctx;
-    (void)node;
-    snprintf(w->peer, sizeof w->peer, "%s", name);
 }
 
 static void w_stack_gone(void *ctx, struct vole_stack *s)
@@ -89,99 +65,44 @@ static void w_stack_gone(void *ctx, struct vole_stack *s)
 /* ---- the fixture -------------------------------------------------------------- */
 
 struct fixture {
-    char dir[64], tokens[96], url[64], pcap[96];
-    struct vole_server *server;
+    struct tn_server srv;
+    char pcap[96];
     struct watch agent, client;
     ip_addr_t dst;
 };
 
 static struct fixture *fx;
 
-
-struct until {
-    ev_timer tick;
-    bool (*pred)(void *);
-    void *arg;
-};
-
-static void until_tick(struct ev_loop *l, ev_timer *t, int revents)
-{
-    struct until *u = t->data;
-    (void)revents;
-    if (u->pred(u->arg))
-        ev_break(l, EVBREAK_ALL);
-}
-
-/* Runs the loop until pred holds (checked every 10 ms) or limit seconds. */
-static bool run_until(bool (*pred)(void *), void *arg, double limit)
-{
-    struct until u = { .pred = pred, .arg = arg };
-
-    if (pred(arg))
-        return true;
-    ev_timer_init(&u.tick, until_tick, 0.01, 0.01);
-    u.tick.data = &u;
-    ev_timer_start(loop, &u.tick);
-    run_loop_for(loop, limit);
-    ev_timer_stop(loop, &u.tick);
-    return pred(arg);
-}
-
 static bool nodes_met(void *arg)
 {
     const struct fixture *f = arg;
-    return f->agent.ready && f->client.ready && f->agent.st && strcmp(f->client.peer, "dev") == 0 &&
-           strncmp(f->agent.peer, "client-", 7) == 0;
+    return tn_met(&f->agent.n, &f->client.n) && f->agent.st;
 }
 
-static struct vole_tailnet *node_new(struct watch *w, const char *who, const char *name, const char *token)
+static void node_new(struct watch *w, const char *who, const char *name, const char *token)
 {
-    struct vole_tailnet_config cfg = { .url = fx->url, .token = token, .name = name, .log = w_log, .log_ctx = w };
-    struct vole_tailnet_ops ops = { .ctx = w, .on_ready = w_ready, .on_peer = w_peer,
+    struct vole_tailnet_ops ops = { .ctx = w, .on_ready = w_ready, .on_peer = tn_on_peer,
                                     .on_stack_gone = w_stack_gone };
-    char err[256];
-
-    w->who = who;
-    w->t = vole_tailnet_new(loop, &cfg, &ops, err, sizeof err);
-    if (!w->t)
-        fail_msg("vole_tailnet_new(%s): %s", who, err);
-    return w->t;
+    tn_node_new(&w->n, loop, &fx->srv, who, name, token, false, &ops);
 }
 
 static int setup(void **state)
 {
-    const char *stun[] = { "127.0.0.1:0" };
-    struct vole_server_config sc = { .listen = "127.0.0.1:0", .stun_listen = stun, .n_stun_listen = 1,
-                                     .region_name = "test" };
-    char err[256];
-    FILE *f;
     (void)state;
 
     loop = ev_default_loop(0);
     fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/vole-speedtest-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->tokens, sizeof fx->tokens, "%s/tokens.json", fx->dir);
-    snprintf(fx->pcap, sizeof fx->pcap, "%s/test.pcap", fx->dir);
-    f = fopen(fx->tokens, "w");
-    assert_non_null(f);
-    fprintf(f, "{\"agents\": [{\"name\": \"dev\", \"token\": \"%s\"}],\n"
-               " \"clients\": [{\"token\": \"%s\", \"agents\": [\"dev\"]}]}\n", AGENT_TOKEN, CLIENT_TOKEN);
-    assert_int_equal(fclose(f), 0);
-    sc.tokens_file = fx->tokens;
-    fx->server = vole_server_new(loop, &sc, err, sizeof err);
-    if (!fx->server)
-        fail_msg("vole_server_new: %s", err);
-    snprintf(fx->url, sizeof fx->url, "http://127.0.0.1:%u", vole_server_port(fx->server));
+    tn_server_start(&fx->srv, loop, "/tmp/vole-speedtest-XXXXXX");
+    snprintf(fx->pcap, sizeof fx->pcap, "%s/test.pcap", fx->srv.dir);
 
     fx->agent.agent = true;
-    node_new(&fx->agent, "agent", "dev", AGENT_TOKEN);
-    node_new(&fx->client, "client", NULL, CLIENT_TOKEN);
-    assert_int_equal(vole_tailnet_add_tunnel(fx->client.t, "dev"), 0);
-    if (!run_until(nodes_met, fx, 15))
-        fail_msg("nodes did not meet\nagent log:\n%sclient log:\n%s", fx->agent.log, fx->client.log);
-    assert_int_equal(vole_tailnet_peer_addr(fx->client.t, "dev", &fx->dst), 0);
+    node_new(&fx->agent, "agent", "dev", TN_AGENT_TOKEN);
+    node_new(&fx->client, "client", NULL, TN_CLIENT_TOKEN);
+    assert_int_equal(vole_tailnet_add_tunnel(fx->client.n.t, "dev"), 0);
+    if (!run_until(loop, nodes_met, fx, 15))
+        fail_msg("nodes did not meet\nagent log:\n%sclient log:\n%s", fx->agent.n.log, fx->client.n.log);
+    assert_int_equal(vole_tailnet_peer_addr(fx->client.n.t, "dev", &fx->dst), 0);
     return 0;
 }
 
@@ -190,12 +111,10 @@ static int teardown(void **state)
     (void)state;
     vole_speedtest_server_free(fx->agent.st);
     fx->agent.st = NULL;
-    vole_tailnet_free(fx->client.t);
-    vole_tailnet_free(fx->agent.t);
-    vole_server_free(fx->server);
-    unlink(fx->tokens);
+    vole_tailnet_free(fx->client.n.t);
+    vole_tailnet_free(fx->agent.n.t);
     unlink(fx->pcap);
-    rmdir(fx->dir);
+    tn_server_stop(&fx->srv);
     free(fx);
     return 0;
 }
@@ -246,12 +165,12 @@ static struct run *speed_run(int direction, int64_t ns, uint16_t port)
 
     assert_non_null(r);
     ops.ctx = r;
-    c = vole_speedtest_client_new(loop, vole_tailnet_stack(fx->client.t), &fx->dst, port, direction, ns, &ops, err,
+    c = vole_speedtest_client_new(loop, vole_tailnet_stack(fx->client.n.t), &fx->dst, port, direction, ns, &ops, err,
                                   sizeof err);
     if (!c)
         fail_msg("vole_speedtest_client_new: %s", err);
-    if (!run_until(run_done, r, (double)ns / 1e9 * 4 + 15))
-        fail_msg("the test did not end: %zu results\nagent log:\n%s", r->n, fx->agent.log);
+    if (!run_until(loop, run_done, r, (double)ns / 1e9 * 4 + 15))
+        fail_msg("the test did not end: %zu results\nagent log:\n%s", r->n, fx->agent.n.log);
     /* The results handed out and the client's own list agree. */
     {
         size_t n;
@@ -272,7 +191,7 @@ static void check_results(const struct run *r, uint64_t min_total_ns)
     const struct vole_speedtest_result *t;
 
     if (r->err[0])
-        fail_msg("test failed: %s\nagent log:\n%s", r->err, fx->agent.log);
+        fail_msg("test failed: %s\nagent log:\n%s", r->err, fx->agent.n.log);
     assert_true(r->started);
     assert_true(r->rtt_ns > 0 && r->rtt_ns < 2 * NS);
     assert_true(r->n >= 3);   /* a 1 s interval, the partial one, the total */
@@ -298,7 +217,7 @@ static void check_results(const struct run *r, uint64_t min_total_ns)
 static bool agent_logged_end(void *arg)
 {
     const char *want = arg;
-    return strstr(fx->agent.log, want) != NULL;
+    return strstr(fx->agent.n.log, want) != NULL;
 }
 
 static void test_download_and_upload_with_pcap(void **state)
@@ -311,21 +230,21 @@ static void test_download_and_upload_with_pcap(void **state)
     tap = vole_pcap_tap_open(fx->pcap, err, sizeof err);
     if (!tap)
         fail_msg("vole_pcap_tap_open: %s", err);
-    vole_pcap_tap_attach(tap, vole_tailnet_stack(fx->client.t));
+    vole_pcap_tap_attach(tap, vole_tailnet_stack(fx->client.n.t));
 
     /* Download: the client reads; the server stops after 1.5 s and closes,
      * so the client's span lacks at most the first answer's one-way trip. */
     r = speed_run(VOLE_SPEEDTEST_DOWNLOAD, TEST_NS, VOLE_SPEEDTEST_PORT);
     check_results(r, (uint64_t)TEST_NS - NS / 10);
     free(r);
-    assert_true(run_until(agent_logged_end, "test ended: sent ", 5));
-    assert_non_null(strstr(fx->agent.log, "speedtest: accepted connection from 100."));
+    assert_true(run_until(loop, agent_logged_end, "test ended: sent ", 5));
+    assert_non_null(strstr(fx->agent.n.log, "speedtest: accepted connection from 100."));
 
     /* Upload: the client writes and measures; it stops past 1.5 s. */
     r = speed_run(VOLE_SPEEDTEST_UPLOAD, TEST_NS, VOLE_SPEEDTEST_PORT);
     check_results(r, (uint64_t)TEST_NS);
     free(r);
-    assert_true(run_until(agent_logged_end, "test ended: received ", 5));
+    assert_true(run_until(loop, agent_logged_end, "test ended: received ", 5));
 
     assert_true(vole_pcap_tap_count(tap) > 100);
     assert_int_equal(vole_pcap_tap_close(tap, err, sizeof err), 0);
@@ -383,7 +302,7 @@ static void test_version_mismatch(void **state)
     int fd;
     (void)state;
 
-    fl = vole_forward_local_new(vole_tailnet_stack(fx->client.t), NULL, 0, &fx->dst, VOLE_SPEEDTEST_PORT, err,
+    fl = vole_forward_local_new(vole_tailnet_stack(fx->client.n.t), NULL, 0, &fx->dst, VOLE_SPEEDTEST_PORT, err,
                                 sizeof err);
     if (!fl)
         fail_msg("vole_forward_local_new: %s", err);
@@ -409,7 +328,7 @@ static void test_version_mismatch(void **state)
     assert_string_equal(got, want);
     close(fd);
     vole_forward_local_free(fl);
-    assert_true(run_until(agent_logged_end, "client is version 3", 5));
+    assert_true(run_until(loop, agent_logged_end, "client is version 3", 5));
 }
 
 int main(void)

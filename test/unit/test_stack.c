@@ -13,6 +13,8 @@
 
 #include <ev.h>
 
+#include "test/unit/bytes.h"
+
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/ip6_addr.h"
 #include "lwip/tcp.h"
@@ -105,8 +107,6 @@ static int teardown(void **state)
 
 /* ---- packet helpers ---------------------------------------------------- */
 
-static void put16(uint8_t *b, uint32_t v) { b[0] = (uint8_t)(v >> 8); b[1] = (uint8_t)v; }
-static void put32(uint8_t *b, uint32_t v) { put16(b, v >> 16); put16(b + 2, v); }
 static uint16_t get16(const uint8_t *b) { return (uint16_t)(b[0] << 8 | b[1]); }
 static uint32_t get32(const uint8_t *b) { return (uint32_t)get16(b) << 16 | get16(b + 2); }
 

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/certs.h"
 #include "test/unit/sockets.h"
 
 #include "test/unit/evloop.h"
@@ -22,14 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <mbedtls/asn1.h>
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/ecp.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/oid.h>
-#include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
-#include <mbedtls/x509_crt.h>
 
 #include "io/stream.h"
 
@@ -106,90 +100,9 @@ static struct vole_stream *dial(struct ev_loop *loop, uint16_t port, const struc
     return s;
 }
 
-/* ---- a self-signed certificate, made at test time ------------------------ */
+/* ---- server credentials --------------------------------------------------- */
 
-struct certdir {
-    char dir[64];
-    char cert[96];
-    char key[96];
-};
-
-static void write_file(const char *path, const unsigned char *pem)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    assert_int_equal(fputs((const char *)pem, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
-}
-
-/* subjectAltName = DNS:localhost, in DER: mbedTLS 2.28 has no writer for it
- * and a name in the SAN is what modern verifiers (Go's) look at. */
-static void add_san_localhost(mbedtls_x509write_cert *crt)
-{
-    static const unsigned char san[] = {0x30, 0x0b, 0x82, 0x09, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't'};
-    assert_int_equal(mbedtls_x509write_crt_set_extension(crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
-                                                         MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, san,
-                                                         sizeof san),
-                     0);
-}
-
-static void write_cert(mbedtls_pk_context *key, mbedtls_ctr_drbg_context *drbg, const char *path)
-{
-    mbedtls_x509write_cert crt;
-    mbedtls_mpi serial;
-    unsigned char pem[4096];
-    mbedtls_x509write_crt_init(&crt);
-    mbedtls_mpi_init(&serial);
-    assert_int_equal(mbedtls_mpi_lset(&serial, 1), 0);
-    mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
-    mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
-    mbedtls_x509write_crt_set_subject_key(&crt, key);
-    mbedtls_x509write_crt_set_issuer_key(&crt, key);
-    assert_int_equal(mbedtls_x509write_crt_set_subject_name(&crt, "CN=localhost"), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_issuer_name(&crt, "CN=localhost"), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_serial(&crt, &serial), 0);
-    assert_int_equal(mbedtls_x509write_crt_set_validity(&crt, "20200101000000", "20991231235959"), 0);
-    add_san_localhost(&crt);
-    assert_int_equal(mbedtls_x509write_crt_pem(&crt, pem, sizeof pem, mbedtls_ctr_drbg_random, drbg), 0);
-    write_file(path, pem);
-    mbedtls_mpi_free(&serial);
-    mbedtls_x509write_crt_free(&crt);
-}
-
-static void make_cert(struct certdir *c)
-{
-    snprintf(c->dir, sizeof c->dir, "/tmp/vole-stream-XXXXXX");
-    assert_non_null(mkdtemp(c->dir));
-    snprintf(c->cert, sizeof c->cert, "%s/cert.pem", c->dir);
-    snprintf(c->key, sizeof c->key, "%s/key.pem", c->dir);
-
-    mbedtls_entropy_context ent;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_pk_context key;
-    unsigned char pem[2048];
-    mbedtls_entropy_init(&ent);
-    mbedtls_ctr_drbg_init(&drbg);
-    mbedtls_pk_init(&key);
-    assert_int_equal(mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent, (const unsigned char *)"t", 1), 0);
-    assert_int_equal(mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)), 0);
-    assert_int_equal(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key), mbedtls_ctr_drbg_random, &drbg),
-                     0);
-    assert_int_equal(mbedtls_pk_write_key_pem(&key, pem, sizeof pem), 0);
-    write_file(c->key, pem);
-    write_cert(&key, &drbg, c->cert);
-    mbedtls_pk_free(&key);
-    mbedtls_ctr_drbg_free(&drbg);
-    mbedtls_entropy_free(&ent);
-}
-
-static void remove_cert(const struct certdir *c)
-{
-    unlink(c->cert);
-    unlink(c->key);
-    rmdir(c->dir);
-}
-
-static struct vole_tls_server *server_creds(const struct certdir *c)
+static struct vole_tls_server *server_creds(const struct test_cert *c)
 {
     char err[160] = "";
     struct vole_tls_server *t = vole_tls_server_new(c->cert, c->key, err, sizeof err);
@@ -405,8 +318,8 @@ static void test_echo_plain(void **state)
 static void test_echo_tls(void **state)
 {
     (void)state;
-    struct certdir c;
-    make_cert(&c);
+    struct test_cert c;
+    test_cert_make(&c, "localhost");
     struct vole_tls_server *srv = server_creds(&c);
     struct vole_tls_client_config tls = {.server_name = "localhost", .ca_file = c.cert, .alpn_http11 = true};
     struct echo *x = calloc(1, sizeof *x);
@@ -415,7 +328,7 @@ static void test_echo_tls(void **state)
     assert_string_equal(x->server.alpn, "http/1.1");
     free(x);
     vole_tls_server_free(srv);
-    remove_cert(&c);
+    test_cert_remove(&c);
 }
 
 /* ---- TLS: verification and ALPN -------------------------------------------- */
@@ -456,7 +369,7 @@ static void p_read(void *ctx, struct vole_stream *s, const uint8_t *buf, size_t 
 }
 
 /* Dials the TLS server once; both ends run to on_close. */
-static void tls_attempt(struct pair *p, const struct certdir *c, const struct vole_tls_client_config *tls)
+static void tls_attempt(struct pair *p, const struct test_cert *c, const struct vole_tls_client_config *tls)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     struct vole_tls_server *srv = server_creds(c);
@@ -481,9 +394,9 @@ static void tls_attempt(struct pair *p, const struct certdir *c, const struct vo
 static void test_tls_verify(void **state)
 {
     (void)state;
-    struct certdir c;
+    struct test_cert c;
     struct pair p;
-    make_cert(&c);
+    test_cert_make(&c, "localhost");
 
     struct vole_tls_client_config wrong = {.server_name = "wrong.example", .ca_file = c.cert};
     tls_attempt(&p, &c, &wrong);
@@ -508,15 +421,15 @@ static void test_tls_verify(void **state)
     struct vole_tls_client_config right = {.server_name = "localhost", .ca_file = c.cert};
     tls_attempt(&p, &c, &right);
     assert_int_equal(p.client.opens, 1);
-    remove_cert(&c);
+    test_cert_remove(&c);
 }
 
 static void test_tls_alpn(void **state)
 {
     (void)state;
-    struct certdir c;
+    struct test_cert c;
     struct pair p;
-    make_cert(&c);
+    test_cert_make(&c, "localhost");
     struct vole_tls_client_config with = {.server_name = "localhost", .ca_file = c.cert, .alpn_http11 = true};
     tls_attempt(&p, &c, &with);
     assert_string_equal(p.client.alpn, "http/1.1");
@@ -526,7 +439,7 @@ static void test_tls_alpn(void **state)
     assert_int_equal(p.client.opens, 1);
     assert_string_equal(p.client.alpn, "");
     assert_string_equal(p.server.alpn, "");
-    remove_cert(&c);
+    test_cert_remove(&c);
 }
 
 /* Failures a dial reports at once, with err, rather than through on_close. */
@@ -803,14 +716,14 @@ static void test_close_in_read(void **state)
     (void)state;
     close_in_read(false, NULL, NULL);
     close_in_read(true, NULL, NULL);
-    struct certdir c;
-    make_cert(&c);
+    struct test_cert c;
+    test_cert_make(&c, "localhost");
     struct vole_tls_server *srv = server_creds(&c);
     struct vole_tls_client_config tls = {.server_name = "localhost", .ca_file = c.cert};
     close_in_read(false, srv, &tls);
     close_in_read(true, srv, &tls);
     vole_tls_server_free(srv);
-    remove_cert(&c);
+    test_cert_remove(&c);
 }
 
 int main(void)

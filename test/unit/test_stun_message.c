@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test/unit/bytes.h"
 #include "test/unit/hex.h"
 
 #include <arpa/inet.h>
@@ -67,18 +68,6 @@ struct msg {
     uint8_t b[512];
     size_t len;
 };
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
 
 static void m_start(struct msg *m, uint16_t type, const uint8_t txid[STUN_TXID_LEN])
 {

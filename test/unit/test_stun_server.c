@@ -12,6 +12,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "bytes.h"
 #include "hex.h"
 #include "stun/server.h"
 
@@ -42,18 +43,6 @@ static int teardown(void **state)
 {
     free(*state);
     return 0;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
 }
 
 static uint16_t get16(const uint8_t *p)

@@ -20,41 +20,23 @@
 #include "server/server.h"
 #include "stack/forward.h"
 #include "tailnet/node.h"
+#include "tailnet_fixture.h"
 
-#define AGENT_TOKEN  "agent-token-dev-0123456789"
-#define CLIENT_TOKEN "client-token-0123456789"
-#define PROD_TOKEN   "agent-token-prod-0123456789"
 #define OVERLAY_PORT 7000
 #define UP_LEN   (512u << 10)   /* client -> service */
 #define DOWN_LEN (128u << 10)   /* service -> client */
-#define LOG_MAX  16384
 
 /* ---- one node's observations ------------------------------------------- */
 
 struct watch {
-    const char *who;
-    bool ready;
+    struct tn_node n;                    /* first: the ctx of tn_log and tn_on_peer */
     int n_fatal;
     char fatal[256];
-    char peer[64];                       /* the last on_peer name */
     struct vole_tailnet_path path;       /* the last on_path */
-    char log[LOG_MAX];                   /* every log line, '\n'-separated */
-    size_t log_len;
-    struct vole_tailnet *t;
     /* the agent only: the exposed service */
     uint16_t service_port;
     struct vole_forward_remote *fr;
 };
-
-static void w_log(void *ctx, const char *msg)
-{
-    struct watch *w = ctx;
-    int n = snprintf(w->log + w->log_len, sizeof w->log - w->log_len, "%s\n", msg);
-    if (n > 0 && (size_t)n < sizeof w->log - w->log_len)
-        w->log_len += (size_t)n;
-    if (getenv("VOLE_TEST_VERBOSE"))
-        fprintf(stderr, "[%s] %s\n", w->who, msg);
-}
 
 static void w_ready(void *ctx, const struct coord_node *self)
 {
@@ -63,20 +45,13 @@ static void w_ready(void *ctx, const struct coord_node *self)
 
     assert_true(self->id > 0);
     assert_true(self->has_v4 && self->has_v6);
-    w->ready = true;
+    w->n.ready = true;
     if (w->service_port && !w->fr) {
-        w->fr = vole_forward_remote_new(vole_tailnet_stack(w->t), OVERLAY_PORT, "127.0.0.1", w->service_port,
+        w->fr = vole_forward_remote_new(vole_tailnet_stack(w->n.t), OVERLAY_PORT, "127.0.0.1", w->service_port,
                                         err, sizeof err);
         if (!w->fr)
             fail_msg("vole_forward_remote_new: %s", err);
     }
-}
-
-static void w_peer(void *ctx, const char *name, const struct coord_node *node)
-{
-    struct watch *w = ctx;
-    (void)node;
-    snprintf(w->peer, sizeof w->peer, "%s", name);
 }
 
 static void w_path(void *ctx, const char *name, const struct vole_tailnet_path *path)
@@ -106,67 +81,31 @@ static void w_stack_gone(void *ctx, struct vole_stack *s)
 
 struct fixture {
     struct ev_loop *loop;
-    char dir[64];
-    char tokens[96];
-    char url[64];
-    struct vole_server *server;
+    struct tn_server srv;
 };
 
 static struct fixture fx;
 
-static void write_tokens(const char *path)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "{\"agents\": [{\"name\": \"dev\", \"token\": \"%s\"}, {\"name\": \"prod\", \"token\": \"%s\"}],\n"
-               " \"clients\": [{\"token\": \"%s\", \"agents\": [\"dev\"]}]}\n",
-            AGENT_TOKEN, PROD_TOKEN, CLIENT_TOKEN);
-    assert_int_equal(fclose(f), 0);
-}
-
 static int setup(void **state)
 {
-    const char *stun[] = { "127.0.0.1:0" };
-    struct vole_server_config sc = { .listen = "127.0.0.1:0", .stun_listen = stun, .n_stun_listen = 1,
-                                     .region_name = "test" };
-    char err[256];
     (void)state;
-
     fx.loop = ev_default_loop(0);
-    snprintf(fx.dir, sizeof fx.dir, "/tmp/vole-tailnet-XXXXXX");
-    assert_non_null(mkdtemp(fx.dir));
-    snprintf(fx.tokens, sizeof fx.tokens, "%s/tokens.json", fx.dir);
-    write_tokens(fx.tokens);
-    sc.tokens_file = fx.tokens;
-    fx.server = vole_server_new(fx.loop, &sc, err, sizeof err);
-    if (!fx.server)
-        fail_msg("vole_server_new: %s", err);
-    snprintf(fx.url, sizeof fx.url, "http://127.0.0.1:%u", vole_server_port(fx.server));
+    tn_server_start(&fx.srv, fx.loop, "/tmp/vole-tailnet-XXXXXX");
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    vole_server_free(fx.server);
-    unlink(fx.tokens);
-    rmdir(fx.dir);
+    tn_server_stop(&fx.srv);
     return 0;
 }
 
 static struct vole_tailnet *node_new(struct watch *w, const char *who, const char *name, const char *token)
 {
-    struct vole_tailnet_config cfg = { .url = fx.url, .token = token, .name = name, .verbose = true,
-                                       .log = w_log, .log_ctx = w };
-    struct vole_tailnet_ops ops = { .ctx = w, .on_ready = w_ready, .on_peer = w_peer, .on_path = w_path,
+    struct vole_tailnet_ops ops = { .ctx = w, .on_ready = w_ready, .on_peer = tn_on_peer, .on_path = w_path,
                                     .on_fatal = w_fatal, .on_stack_gone = w_stack_gone };
-    char err[256];
-
-    w->who = who;
-    w->t = vole_tailnet_new(fx.loop, &cfg, &ops, err, sizeof err);
-    if (!w->t)
-        fail_msg("vole_tailnet_new(%s): %s", who, err);
-    return w->t;
+    return tn_node_new(&w->n, fx.loop, &fx.srv, who, name, token, true, &ops);
 }
 
 static void node_free(struct watch *w)
@@ -174,45 +113,8 @@ static void node_free(struct watch *w)
     if (w->fr)
         vole_forward_remote_free(w->fr);
     w->fr = NULL;
-    vole_tailnet_free(w->t);
-    w->t = NULL;
-}
-
-/* ---- bounded waiting ----------------------------------------------------- */
-
-struct until {
-    ev_timer tick;
-    bool (*pred)(void *);
-    void *arg;
-};
-
-static void until_tick(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    struct until *u = t->data;
-    (void)revents;
-    if (u->pred(u->arg))
-        ev_break(loop, EVBREAK_ALL);
-}
-
-/* Runs the loop until pred holds (checked every 10 ms) or limit seconds. */
-static bool run_until(bool (*pred)(void *), void *arg, double limit)
-{
-    struct until u = { .pred = pred, .arg = arg };
-    struct test_timeout to = { .fired = false };
-
-    if (pred(arg))
-        return true;
-    ev_now_update(fx.loop);
-    ev_timer_init(&u.tick, until_tick, 0.01, 0.01);
-    u.tick.data = &u;
-    ev_timer_start(fx.loop, &u.tick);
-    ev_timer_init(&to.w, test_on_timeout, limit, 0);
-    to.w.data = &to;
-    ev_timer_start(fx.loop, &to.w);
-    ev_run(fx.loop, 0);
-    ev_timer_stop(fx.loop, &u.tick);
-    ev_timer_stop(fx.loop, &to.w);
-    return pred(arg);
+    vole_tailnet_free(w->n.t);
+    w->n.t = NULL;
 }
 
 /* ---- a loopback byte pump: writes out[], then half-closes; reads to EOF -- */
@@ -336,8 +238,7 @@ static bool both_ready_and_known(void *arg)
 {
     struct pair *p = arg;
     bool exposed = !p->agent->service_port || p->agent->fr;
-    return p->agent->ready && p->client->ready && exposed && strcmp(p->client->peer, "dev") == 0 &&
-           strncmp(p->agent->peer, "client-", 7) == 0;
+    return tn_met(&p->agent->n, &p->client->n) && exposed;
 }
 
 static bool client_direct(void *arg)
@@ -384,7 +285,7 @@ static int connect_loopback(uint16_t port)
 
 static void check_registered_line(const struct watch *agent)
 {
-    const char *l = strstr(agent->log, "registered as dev, addresses 100.");
+    const char *l = strstr(agent->n.log, "registered as dev, addresses 100.");
     assert_non_null(l);
     assert_non_null(strstr(l, " fd7a:115c:a1e0:"));
 }
@@ -410,7 +311,7 @@ static void stream_once(struct vole_forward_local *fl, struct service *svc, cons
     svc->got = b->svc_got;
     ev_io_start(fx.loop, &svc->aw);
     pump_start(&cp, connect_loopback(vole_forward_local_port(fl)), b->up, UP_LEN, b->client_got, DOWN_LEN);
-    if (!run_until(transfer_done, &x, 30))
+    if (!run_until(fx.loop, transfer_done, &x, 30))
         fail_msg("transfer stalled: up %zu/%u written, %zu arrived; down %zu/%u written, %zu arrived",
                  cp.out_off, UP_LEN, svc->pump.in_len, svc->pump.out_off, DOWN_LEN, cp.in_len);
     assert_false(cp.err);
@@ -450,40 +351,40 @@ static void test_agent_and_client(void **state)
     ev_io_init(&svc.aw, service_accept, svc.lfd, EV_READ);
     svc.aw.data = &svc;
 
-    node_new(agent, "agent", "dev", AGENT_TOKEN);
-    node_new(client, "client", NULL, CLIENT_TOKEN);
-    assert_int_equal(vole_tailnet_add_tunnel(client->t, "dev"), 0);
-    assert_int_equal(vole_tailnet_add_tunnel(client->t, "Not A Name"), -1);
+    node_new(agent, "agent", "dev", TN_AGENT_TOKEN);
+    node_new(client, "client", NULL, TN_CLIENT_TOKEN);
+    assert_int_equal(vole_tailnet_add_tunnel(client->n.t, "dev"), 0);
+    assert_int_equal(vole_tailnet_add_tunnel(client->n.t, "Not A Name"), -1);
 
-    if (!run_until(both_ready_and_known, &pr, 15))
+    if (!run_until(fx.loop, both_ready_and_known, &pr, 15))
         fail_msg("nodes did not meet: agent ready %d peer \"%s\", client ready %d peer \"%s\"\nagent log:\n%s"
-                 "client log:\n%s", agent->ready, agent->peer, client->ready, client->peer, agent->log,
-                 client->log);
+                 "client log:\n%s", agent->n.ready, agent->n.peer, client->n.ready, client->n.peer, agent->n.log,
+                 client->n.log);
     assert_int_equal(agent->n_fatal + client->n_fatal, 0);
     check_registered_line(agent);
-    assert_non_null(strstr(client->log, "peer dev: node update, "));
-    assert_int_equal(vole_tailnet_peer_addr(client->t, "dev", &dst), 0);
+    assert_non_null(strstr(client->n.log, "peer dev: node update, "));
+    assert_int_equal(vole_tailnet_peer_addr(client->n.t, "dev", &dst), 0);
     assert_true(IP_IS_V4(&dst));
-    assert_memory_equal(&ip_2_ip4(&dst)->addr, vole_tailnet_self(agent->t)->v4, 4);
-    assert_int_equal(vole_tailnet_peer_addr(client->t, "nobody", &dst), -1);
-    assert_int_equal(vole_tailnet_peer_addr(client->t, "dev", &dst), 0);
+    assert_memory_equal(&ip_2_ip4(&dst)->addr, vole_tailnet_self(agent->n.t)->v4, 4);
+    assert_int_equal(vole_tailnet_peer_addr(client->n.t, "nobody", &dst), -1);
+    assert_int_equal(vole_tailnet_peer_addr(client->n.t, "dev", &dst), 0);
 
-    fl = vole_forward_local_new(vole_tailnet_stack(client->t), NULL, 0, &dst, OVERLAY_PORT, err, sizeof err);
+    fl = vole_forward_local_new(vole_tailnet_stack(client->n.t), NULL, 0, &dst, OVERLAY_PORT, err, sizeof err);
     if (!fl)
         fail_msg("vole_forward_local_new: %s", err);
     stream_once(fl, &svc, &b, 1);
 
-    if (!run_until(client_direct, &pr, 20))
+    if (!run_until(fx.loop, client_direct, &pr, 20))
         fail_msg("no direct path: client %d, agent %d\nagent log:\n%sclient log:\n%s", client->path.kind,
-                 agent->path.kind, agent->log, client->log);
-    assert_non_null(strstr(client->log, "path dev: direct "));
-    assert_non_null(strstr(agent->log, "path client-"));
+                 agent->path.kind, agent->n.log, client->n.log);
+    assert_non_null(strstr(client->n.log, "path dev: direct "));
+    assert_non_null(strstr(agent->n.log, "path client-"));
     stream_once(fl, &svc, &b, 7);
     {
         struct vole_tailnet_path now;
-        vole_tailnet_peer_path(client->t, "dev", &now);
+        vole_tailnet_peer_path(client->n.t, "dev", &now);
         assert_int_equal(now.kind, VOLE_PATH_DIRECT);
-        vole_tailnet_peer_path(client->t, "nobody", &now);
+        vole_tailnet_peer_path(client->n.t, "nobody", &now);
         assert_int_equal(now.kind, VOLE_PATH_NONE);
     }
 
@@ -504,7 +405,7 @@ static bool client_lost_dev(void *arg)
 {
     const struct watch *w = arg;
     ip_addr_t a;
-    return vole_tailnet_peer_addr(w->t, "dev", &a) < 0;
+    return vole_tailnet_peer_addr(w->n.t, "dev", &a) < 0;
 }
 
 struct rejoin {
@@ -516,7 +417,7 @@ static bool client_knows_new_dev(void *arg)
 {
     const struct rejoin *r = arg;
     ip_addr_t a;
-    return vole_tailnet_peer_addr(r->client->t, "dev", &a) == 0 && IP_IS_V4(&a) &&
+    return vole_tailnet_peer_addr(r->client->n.t, "dev", &a) == 0 && IP_IS_V4(&a) &&
            memcmp(&ip_2_ip4(&a)->addr, r->v4, 4) == 0;
 }
 
@@ -531,23 +432,23 @@ static void test_agent_restart(void **state)
 
     assert_non_null(agent);
     assert_non_null(client);
-    node_new(client, "client", NULL, CLIENT_TOKEN);
-    assert_int_equal(vole_tailnet_add_tunnel(client->t, "dev"), 0);
-    node_new(agent, "agent", "dev", AGENT_TOKEN);
-    if (!run_until(both_ready_and_known, &pr, 15))
-        fail_msg("nodes did not meet\nclient log:\n%s", client->log);
+    node_new(client, "client", NULL, TN_CLIENT_TOKEN);
+    assert_int_equal(vole_tailnet_add_tunnel(client->n.t, "dev"), 0);
+    node_new(agent, "agent", "dev", TN_AGENT_TOKEN);
+    if (!run_until(fx.loop, both_ready_and_known, &pr, 15))
+        fail_msg("nodes did not meet\nclient log:\n%s", client->n.log);
     node_free(agent);
-    if (!run_until(client_lost_dev, client, 10))
-        fail_msg("the client still knows dev\nclient log:\n%s", client->log);
-    assert_non_null(strstr(client->log, "peer dev: "));
+    if (!run_until(fx.loop, client_lost_dev, client, 10))
+        fail_msg("the client still knows dev\nclient log:\n%s", client->n.log);
+    assert_non_null(strstr(client->n.log, "peer dev: "));
 
     memset(agent, 0, sizeof *agent);
-    node_new(agent, "agent", "dev", AGENT_TOKEN);
-    if (!run_until(both_ready_and_known, &pr, 15))
-        fail_msg("the agent did not come back\nclient log:\n%s", client->log);
-    memcpy(rj.v4, vole_tailnet_self(agent->t)->v4, 4);
-    if (!run_until(client_knows_new_dev, &rj, 10))
-        fail_msg("the client did not follow the new agent\nclient log:\n%s", client->log);
+    node_new(agent, "agent", "dev", TN_AGENT_TOKEN);
+    if (!run_until(fx.loop, both_ready_and_known, &pr, 15))
+        fail_msg("the agent did not come back\nclient log:\n%s", client->n.log);
+    memcpy(rj.v4, vole_tailnet_self(agent->n.t)->v4, 4);
+    if (!run_until(fx.loop, client_knows_new_dev, &rj, 10))
+        fail_msg("the client did not follow the new agent\nclient log:\n%s", client->n.log);
     assert_int_equal(client->n_fatal + agent->n_fatal, 0);
     node_free(agent);
     node_free(client);
@@ -563,16 +464,16 @@ static void test_refused_tunnel(void **state)
     (void)state;
 
     assert_non_null(client);
-    node_new(client, "client", NULL, CLIENT_TOKEN);
-    assert_int_equal(vole_tailnet_add_tunnel(client->t, "prod"), 0);
-    if (!run_until(has_fatal, client, 10))
-        fail_msg("no error for a refused tunnel; log:\n%s", client->log);
+    node_new(client, "client", NULL, TN_CLIENT_TOKEN);
+    assert_int_equal(vole_tailnet_add_tunnel(client->n.t, "prod"), 0);
+    if (!run_until(fx.loop, has_fatal, client, 10))
+        fail_msg("no error for a refused tunnel; log:\n%s", client->n.log);
     assert_string_equal(client->fatal, "agent \"prod\": not found or not allowed");
 
     client->n_fatal = 0;
-    assert_int_equal(vole_tailnet_add_tunnel(client->t, "nosuch"), 0);
-    if (!run_until(has_fatal, client, 10))
-        fail_msg("no error for an unknown agent; log:\n%s", client->log);
+    assert_int_equal(vole_tailnet_add_tunnel(client->n.t, "nosuch"), 0);
+    if (!run_until(fx.loop, has_fatal, client, 10))
+        fail_msg("no error for an unknown agent; log:\n%s", client->n.log);
     assert_string_equal(client->fatal, "agent \"nosuch\": not found or not allowed");
     node_free(client);
     free(client);
@@ -585,10 +486,10 @@ static void test_bad_token(void **state)
 
     assert_non_null(client);
     node_new(client, "client", NULL, "not-a-token");
-    if (!run_until(has_fatal, client, 10))
-        fail_msg("no error for a bad token; log:\n%s", client->log);
+    if (!run_until(fx.loop, has_fatal, client, 10))
+        fail_msg("no error for a bad token; log:\n%s", client->n.log);
     assert_string_equal(client->fatal, "server refused the token (401)");
-    assert_false(client->ready);
+    assert_false(client->n.ready);
     node_free(client);
     free(client);
 }
@@ -600,9 +501,9 @@ static void test_wrong_agent_name(void **state)
     (void)state;
 
     assert_non_null(agent);
-    node_new(agent, "agent", "prod", AGENT_TOKEN);
-    if (!run_until(has_fatal, agent, 10))
-        fail_msg("no error for a wrong name; log:\n%s", agent->log);
+    node_new(agent, "agent", "prod", TN_AGENT_TOKEN);
+    if (!run_until(fx.loop, has_fatal, agent, 10))
+        fail_msg("no error for a wrong name; log:\n%s", agent->n.log);
     assert_string_equal(agent->fatal, "name \"prod\" does not match the token");
     node_free(agent);
     free(agent);
@@ -610,7 +511,7 @@ static void test_wrong_agent_name(void **state)
 
 static void test_bad_config(void **state)
 {
-    struct vole_tailnet_config cfg = { .url = fx.url, .token = CLIENT_TOKEN, .name = "Bad_Name" };
+    struct vole_tailnet_config cfg = { .url = fx.srv.url, .token = TN_CLIENT_TOKEN, .name = "Bad_Name" };
     char err[256] = "";
     (void)state;
 
@@ -620,7 +521,7 @@ static void test_bad_config(void **state)
     cfg.token = "";
     assert_null(vole_tailnet_new(fx.loop, &cfg, NULL, err, sizeof err));
     assert_string_equal(err, "no token");
-    cfg.token = CLIENT_TOKEN;
+    cfg.token = TN_CLIENT_TOKEN;
     cfg.url = "ftp://x";
     assert_null(vole_tailnet_new(fx.loop, &cfg, NULL, err, sizeof err));
 }

@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "test/unit/bytes.h"
 #include "wg/cookie.h"   /* only to forge a valid mac1 on garbage (scenario 8) */
 #include "wg/device.h"
 
@@ -497,18 +498,6 @@ static struct dgram take(struct node *n, uint8_t type)
 
 /* ---- inner packets ---- */
 
-static void put_be16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    put_be16(p, (uint16_t)(v >> 16));
-    put_be16(p + 2, (uint16_t)v);
-}
-
 static uint32_t get_be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -521,12 +510,12 @@ static void make_ip4(uint8_t *p, size_t len, int src, int dst, uint32_t id)
     uint8_t v6[16];
     memset(p, 0, len);
     p[0] = 0x45;
-    put_be16(p + 2, (uint16_t)len);
+    put16(p + 2, (uint16_t)len);
     p[8] = 64;
     p[9] = 1;
     tunnel_addrs(src, p + 12, v6);
     tunnel_addrs(dst, p + 16, v6);
-    put_be32(p + 20, id);
+    put32(p + 20, id);
     for (size_t i = 24; i < len; i++)
         p[i] = (uint8_t)(id * 7u + (uint32_t)i);
 }
@@ -536,12 +525,12 @@ static void make_ip6(uint8_t *p, size_t len, int src, int dst, uint32_t id)
     uint8_t v4[4];
     memset(p, 0, len);
     p[0] = 0x60;
-    put_be16(p + 4, (uint16_t)(len - 40));
+    put16(p + 4, (uint16_t)(len - 40));
     p[6] = 58;
     p[7] = 64;
     tunnel_addrs(src, v4, p + 8);
     tunnel_addrs(dst, v4, p + 24);
-    put_be32(p + 40, id);
+    put32(p + 40, id);
     for (size_t i = 44; i < len; i++)
         p[i] = (uint8_t)(id * 13u + (uint32_t)i);
 }
@@ -1819,19 +1808,19 @@ static void test_cryptokey_routing(void **state)
     pkt[0] = 0x55;                                /* version 5 */
     inner_case(h, pkt, 84, OFF(rx_bad_inner), "version 5");
     make_ip4(pkt, 84, 1, 0, 6);
-    put_be16(pkt + 2, 200);                       /* total length > payload */
+    put16(pkt + 2, 200);                       /* total length > payload */
     inner_case(h, pkt, 84, OFF(rx_bad_inner), "v4 total length too big");
     make_ip4(pkt, 84, 1, 0, 7);
-    put_be16(pkt + 2, 97);                        /* 1 byte past the padded 96 */
+    put16(pkt + 2, 97);                        /* 1 byte past the padded 96 */
     inner_case(h, pkt, 84, OFF(rx_bad_inner), "v4 total length past the padding");
     make_ip4(pkt, 84, 1, 0, 8);
-    put_be16(pkt + 2, 19);
+    put16(pkt + 2, 19);
     inner_case(h, pkt, 84, OFF(rx_bad_inner), "v4 total length under a header");
     make_ip4(pkt, 84, 1, 0, 9);
     pkt[0] = 0x44;                                /* IHL 4 */
     inner_case(h, pkt, 84, OFF(rx_bad_inner), "v4 IHL 4");
     make_ip6(pkt, 100, 1, 0, 10);
-    put_be16(pkt + 4, 73);                        /* 40 + 73 > 112, the padded length */
+    put16(pkt + 4, 73);                        /* 40 + 73 > 112, the padded length */
     inner_case(h, pkt, 100, OFF(rx_bad_inner), "v6 payload length too big");
     make_ip4(pkt, 84, 1, 0, 11);
     inner_case(h, pkt, 19, OFF(rx_bad_inner), "v4 shorter than a header");
@@ -2182,7 +2171,7 @@ static void test_oversized_packet(void **state)
 
     assert_non_null(pkt);
     make_ip4(pkt, 84, 0, 1, 99);
-    put_be16(pkt + 2, 65535);
+    put16(pkt + 2, 65535);
     h->auto_pump = false;
     send_ip4(h, a, 84, 1);
     rc = wg_device_send(a->dev, a->peer, &iov, 1, h->now);
