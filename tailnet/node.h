@@ -27,6 +27,8 @@ struct vole_tailnet_config {
     bool insecure;               /* skip TLS verification (tests) */
     uint16_t udp_port;           /* 0: a random port */
     bool verbose;                /* also log peer updates, DERP and STUN events */
+    bool disable_direct;         /* --disable-direct-connections: no endpoints gathered or
+                                  * sent, peers' endpoints ignored, no STUN (DERP only) */
     const uint8_t *private_key;  /* 32 bytes, or NULL: a random key for this process (tests pin one) */
     void (*log)(void *ctx, const char *msg);   /* every line of docs/TAILNET.md "What the CLI prints" */
     void *log_ctx;
