@@ -9,6 +9,7 @@ int cmd_genkey(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
 int cmd_tunnel(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
+int cmd_ping_tailnet(int argc, char **argv);   /* vole ping NAME (no -c) */
 int cmd_stun(int argc, char **argv);
 int cmd_netcheck(int argc, char **argv);
 int cmd_derp(int argc, char **argv);

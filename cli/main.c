@@ -17,7 +17,7 @@ static const struct command COMMANDS[] = {
     { "forward", cmd_forward, "forward a local TCP port to an agent's port through the tailnet" },
     { "speedtest", cmd_speedtest, "measure TCP throughput to an agent through the tailnet" },
     { "tunnel", cmd_tunnel, "run a WireGuard tunnel from a wg-quick config, with TCP forwards" },
-    { "ping", cmd_ping, "ping an address through a WireGuard tunnel" },
+    { "ping", cmd_ping, "ping an agent through the tailnet (or an address through a WireGuard tunnel, -c)" },
     { "stun", cmd_stun, "run a STUN server (binding requests over UDP)" },
     { "netcheck", cmd_netcheck, "probe STUN servers: UDP, public address, NAT mapping behaviour" },
     { "derp", cmd_derp, "run a DERP relay server (Tailscale DERP v2 over HTTP(S) or WebSocket)" },

@@ -111,6 +111,7 @@ static int parse_args(int argc, char **argv, struct ping_args *a)
 }
 
 static void send_next(struct ping_run *r);
+static int cmd_ping_config(int argc, char **argv);
 
 static struct wg_peer *peer_for(struct ping_run *r)
 {
@@ -226,7 +227,28 @@ static int run(struct ping_run *r, struct vole_conf *conf)
     return r->received > 0 ? 0 : 1;
 }
 
+/* -c FILE (or --config) selects the WireGuard-config mode; without it,
+ * `vole ping NAME` pings an agent through the tailnet. */
+static bool has_config_flag(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strncmp(argv[i], "-c", 2) == 0 || strcmp(argv[i], "--config") == 0 ||
+            strncmp(argv[i], "--config=", 9) == 0)
+            return true;
+    }
+    return false;
+}
+
 int cmd_ping(int argc, char **argv)
+{
+    if (!has_config_flag(argc, argv))
+        return cmd_ping_tailnet(argc, argv);
+    return cmd_ping_config(argc, argv);
+}
+
+static int cmd_ping_config(int argc, char **argv)
 {
     struct ping_args a = { .timeout = 5000000000LL, .wait = 1000000000LL, .size = 56 };
     struct ping_run r = { .a = &a, .loop = ev_default_loop(EVFLAG_AUTO) };

@@ -33,7 +33,7 @@ static const char USAGE[] =
     "                                 \"clients\":[{\"token\":\"...\",\"agents\":[\"dev\"]}]}\n"
     "  -s, --stun-listen ADDR:PORT   a STUN listener, repeatable (VOLE_STUN_LISTEN,\n"
     "                                comma-separated); default: the --listen\n"
-    "                                address, UDP port 3478\n"
+    "                                address, UDP port 3478; \"off\": no STUN at all\n"
     "      --tls-cert FILE           serve HTTPS with this PEM certificate ...\n"
     "      --tls-key FILE            ... and key (VOLE_TLS_CERT, VOLE_TLS_KEY)\n"
     "      --block-direct-connections  never hand out endpoints: all traffic goes\n"
@@ -60,8 +60,18 @@ struct server_args {
 
 enum { OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_BLOCK, OPT_STATE, OPT_REGION_ID, OPT_REGION_NAME, OPT_DERP_MAP };
 
+/* "off": no STUN at all (the map then has none, as a deployment without
+ * STUN servers has); it cannot be mixed with listeners. */
 static int add_stun(struct server_args *a, const char *spec, const char *from)
 {
+    if (strcmp(spec, "off") == 0 || a->cfg.no_stun) {
+        if (a->n_stun || (a->cfg.no_stun && strcmp(spec, "off") != 0)) {
+            fprintf(stderr, "vole server: %s: \"off\" cannot be combined with STUN listeners\n", from);
+            return -1;
+        }
+        a->cfg.no_stun = true;
+        return 0;
+    }
     if (a->n_stun == VOLE_SERVER_MAX_STUN) {
         fprintf(stderr, "vole server: %s: at most %d STUN listeners\n", from, VOLE_SERVER_MAX_STUN);
         return -1;
@@ -159,8 +169,10 @@ static int take_flag(struct server_args *a, int c, char **argv)
     case 'l': a->cfg.listen = optarg; return 0;
     case 't': a->cfg.tokens_file = optarg; return 0;
     case 's':
-        if (!a->stun_from_flags)
+        if (!a->stun_from_flags) {
             a->n_stun = 0;   /* the flags replace VOLE_STUN_LISTEN's list */
+            a->cfg.no_stun = false;
+        }
         a->stun_from_flags = true;
         return add_stun(a, optarg, "--stun-listen");
     case OPT_TLS_CERT: a->cfg.tls_cert = optarg; return 0;

@@ -135,10 +135,21 @@ grep "path dev" "$work/forward.log" | sed 's/^/     /'
 echo "   sent     $mib MiB through vole forward, sha256 $sent"
 echo "   received        sha256 ${got2:-nothing}"
 echo "   $secs s, $rate Gbit/s"
-if [ "$sent" = "$got2" ]; then
-  echo
-  echo "demo: OK — ping and ${mib} MiB through a WireGuard tunnel, and ${mib} MiB from a client to an agent through the tailnet, all intact"
-else
+if [ "$sent" != "$got2" ]; then
   echo "demo: FAILED — the data did not arrive intact through the tailnet"; cat "$work/server.log" "$work/agent.log" "$work/forward.log" >&2
   exit 1
 fi
+
+# ---- what a user reads on the troubleshooting page: vole ping and vole speedtest ----
+echo
+echo "== vole ping dev -n 5 (diagnostics on stderr, pongs and the summary on stdout)"
+rc=0; timeout 60 "$vole" ping dev -n 5 --url "http://127.0.0.1:$http" --token "$ctok" > "$work/ping.out" 2>&1 || rc=$?
+sed 's/^/   /' "$work/ping.out"
+[ "$rc" = 0 ] || { echo "demo: FAILED — vole ping exited $rc"; exit 1; }
+echo
+echo "== vole speedtest dev (5 s download)"
+rc=0; timeout 60 "$vole" speedtest dev --url "http://127.0.0.1:$http" --token "$ctok" > "$work/speedtest.out" 2>&1 || rc=$?
+sed 's/^/   /' "$work/speedtest.out"
+[ "$rc" = 0 ] || { echo "demo: FAILED — vole speedtest exited $rc"; exit 1; }
+echo
+echo "demo: OK — ping and ${mib} MiB through a WireGuard tunnel, ${mib} MiB from a client to an agent through the tailnet (intact), vole ping and vole speedtest"

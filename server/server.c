@@ -84,6 +84,8 @@ static int start_stun(struct vole_server *s, const struct vole_server_config *cf
     char def[SRV_ADDR_TEXT];
     const char *one = def;
 
+    if (cfg->no_stun)
+        return 0;
     if (cfg->n_stun_listen)
         return srv_stun_open(s, cfg->stun_listen, cfg->n_stun_listen, err, errlen);
     if (!s->listen.host[0])

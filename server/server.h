@@ -20,6 +20,7 @@ struct vole_server_config {
     const char *tokens_file;       /* required (coord/tokens.h) */
     const char *const *stun_listen;   /* UDP "ADDR:PORT" each; none: the listen host, port 3478 */
     size_t n_stun_listen;          /* <= VOLE_SERVER_MAX_STUN */
+    bool no_stun;                  /* no STUN listener at all: the map has no STUN (--stun-listen off) */
     const char *tls_cert, *tls_key;   /* both or neither */
     bool block_direct;             /* no endpoints ever forwarded; no STUN in the map */
     const char *state_dir;         /* holds derp.key; created 0700. NULL: a new key every start */

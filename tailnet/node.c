@@ -233,3 +233,8 @@ const struct coord_node *vole_tailnet_self(const struct vole_tailnet *t)
 {
     return &t->self;
 }
+
+const char *vole_tailnet_control_error(const struct vole_tailnet *t)
+{
+    return t->control ? vole_control_last_error(t->control) : "";
+}

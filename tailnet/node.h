@@ -81,6 +81,9 @@ int vole_tailnet_peer_addr(const struct vole_tailnet *t, const char *name, ip_ad
 void vole_tailnet_peer_path(const struct vole_tailnet *t, const char *name, struct vole_tailnet_path *out);
 /* This node's own info as last sent (id 0 before the server's "self"). */
 const struct coord_node *vole_tailnet_self(const struct vole_tailnet *t);
+/* Why the last coordinator connection failed or ended ("" if none has):
+ * for an error that names the cause when the server cannot be reached. */
+const char *vole_tailnet_control_error(const struct vole_tailnet *t);
 
 /* A `vole forward --tcp` spec, "[BIND:]LPORT:RPORT": LPORT on this machine
  * (0: any free port) carried to the agent's overlay port RPORT. BIND as in
