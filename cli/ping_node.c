@@ -13,6 +13,7 @@
 #include "cli/common.h"
 #include "cli/ping_node.h"
 #include "diag/duration.h"
+#include "derp/derpmap.h"
 #include "node/tunnel.h"
 #include "stack/ping.h"
 
@@ -21,7 +22,9 @@
 /* The agent's report: Coder's diagnostics context allows 30 s in all; one
  * HTTP exchange through a tunnel that just answered needs far less. */
 #define REPORT_TIMEOUT_MS 5000u
-#define MAX_RECORDS 1000000   /* -o json with -n 0 keeps at most this many */
+#define MAX_RECORDS 1000000
+/* A STUN round gives up after about 3 s (stun/probe.h). */
+#define NETINFO_WAIT_S 4.0   /* -o json with -n 0 keeps at most this many */
 
 uint64_t tping_mono_ns(void)
 {
@@ -215,6 +218,32 @@ static void fetch_report(struct tping *p, enum tping_phase phase)
         on_report(p, 0, NULL, 0, err);
 }
 
+/* ---- this node's NetInfo ------------------------------------------------------------------ */
+
+/* Coder's rules read a nil NetInfo as "nothing known" and say nothing; a
+ * first STUN round that has not finished yet would so hide "UDP blocked"
+ * or "hard NAT". Wait for it (at most NETINFO_WAIT_S) when STUN can run. */
+static bool netinfo_settled(struct tping *p)
+{
+    struct vole_tailnet_netinfo ni;
+    const struct derp_map *m = vole_tailnet_derp_map(p->t);
+
+    return p->a.cfg.disable_direct || vole_tailnet_server_blocks_direct(p->t) || !m || !derp_map_has_stun(m) ||
+           vole_tailnet_netinfo(p->t, &ni) || tping_mono_ns() >= p->netinfo_wait_end;
+}
+
+static void wait_netinfo(struct tping *p)
+{
+    p->phase = TP_NETINFO;
+    ev_timer_stop(p->loop, &p->deadline);
+    p->netinfo_wait_end = tping_mono_ns() + (uint64_t)(NETINFO_WAIT_S * 1e9);
+    if (netinfo_settled(p)) {
+        fetch_report(p, TP_REPORT);
+        return;
+    }
+    arm(&p->tick, p->loop, 0.1);
+}
+
 /* ---- the silent ping ------------------------------------------------------------------ */
 
 static void on_silent_pong(void *ctx, const struct vole_tailnet_pong *pong)
@@ -223,7 +252,7 @@ static void on_silent_pong(void *ctx, const struct vole_tailnet_pong *pong)
 
     p->ping_id = 0;
     p->ping_p2p = pong && pong->direct;
-    fetch_report(p, TP_REPORT);
+    wait_netinfo(p);
 }
 
 static void silent_ping(struct tping *p)
@@ -237,7 +266,7 @@ static void silent_ping(struct tping *p)
     p->ping_id = vole_tailnet_ping(p->t, p->a.agent, on_silent_pong, p, err, sizeof err);
     if (p->ping_id < 0) {
         p->ping_id = 0;
-        fetch_report(p, TP_REPORT);
+        wait_netinfo(p);
         return;
     }
     arm(&p->deadline, p->loop, secs(p->a.timeout_ns));
@@ -288,6 +317,12 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         vole_pinger_send(p->pinger, p->icmp_seq++, 0);
         arm(&p->tick, p->loop, REACH_RETRY_S);
         break;
+    case TP_NETINFO:
+        if (netinfo_settled(p))
+            fetch_report(p, TP_REPORT);
+        else
+            arm(&p->tick, p->loop, 0.1);
+        break;
     case TP_LOOP: send_loop_ping(p); break;
     default: break;
     }
@@ -328,7 +363,7 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
     case TP_SILENT:
         vole_tailnet_ping_cancel(p->t, p->ping_id);
         p->ping_id = 0;
-        fetch_report(p, TP_REPORT);
+        wait_netinfo(p);
         break;
     case TP_LOOP:
         vole_tailnet_ping_cancel(p->t, p->ping_id);

@@ -37,7 +37,7 @@ struct tping_record {
 
 /* TP_END: the last ping is over; the agent's report is fetched once more
  * (its disco counts, for the firewall check) before the verdict. */
-enum tping_phase { TP_CONNECT, TP_REACH, TP_SILENT, TP_REPORT, TP_LOOP, TP_END, TP_DONE };
+enum tping_phase { TP_CONNECT, TP_REACH, TP_SILENT, TP_NETINFO, TP_REPORT, TP_LOOP, TP_END, TP_DONE };
 
 struct tping {
     struct tping_args a;
@@ -50,6 +50,7 @@ struct tping {
     uint16_t icmp_seq;
     ip_addr_t agent_ip;
     int ping_id;                 /* the disco ping in flight, 0 none */
+    uint64_t netinfo_wait_end;   /* TP_NETINFO: monotonic ns */
     int64_t ping_sent_unix_ns;
     int report_status;           /* the agent's report: HTTP status, 0 none */
     char *report_body;

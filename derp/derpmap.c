@@ -311,3 +311,12 @@ const struct derp_map_node *derp_map_next_derp_node(const struct derp_map_region
     }
     return NULL;
 }
+
+bool derp_map_has_stun(const struct derp_map *m)
+{
+    for (size_t r = 0; r < m->n_regions; r++)
+        for (size_t n = 0; n < m->regions[r].n_nodes; n++)
+            if (m->regions[r].nodes[n].stun_port >= 0)
+                return true;
+    return false;
+}

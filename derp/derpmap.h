@@ -47,6 +47,9 @@ struct derp_map {
  * `Regions["1"].Nodes[0].HostName: missing`. Unknown fields are ignored and
  * keys match case-insensitively, as Go's encoding/json does. On error m is
  * left empty (derp_map_free is still safe). */
+/* Any node with STUN (STUNPort >= 0): Coder's DERPMap.HasSTUN. */
+bool derp_map_has_stun(const struct derp_map *m);
+
 int derp_map_parse(const char *json, size_t len, struct derp_map *m, char *err, size_t errlen);
 int derp_map_load(const char *path, struct derp_map *m, char *err, size_t errlen);
 void derp_map_free(struct derp_map *m);

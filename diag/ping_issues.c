@@ -113,15 +113,6 @@ struct lists {
     const char *url;
 };
 
-static bool derp_map_has_stun(const struct derp_map *m)
-{
-    for (size_t r = 0; r < m->n_regions; r++)
-        for (size_t n = 0; n < m->regions[r].n_nodes; n++)
-            if (m->regions[r].nodes[n].stun_port >= 0)
-                return true;
-    return false;
-}
-
 static bool side_is_aws(const struct vole_aws_ranges *aws, const struct vole_ping_side *s)
 {
     const struct vole_ping_netinfo *ni = s ? s->netinfo : NULL;
