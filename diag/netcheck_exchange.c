@@ -17,6 +17,8 @@
 
 static const char *const WHO[2] = { "receiver", "sender" };
 
+static void client_err(struct nc_client *c, const char *fmt, const char *arg);
+
 static void stop_clients(struct nc_node *n)
 {
     ev_timer_stop(n->run->loop, &n->tick);
@@ -37,6 +39,12 @@ void nc_exchange_stop(struct nc_node *n, const char *why)
     if (n->exchange_done)
         return;
     n->exchange_done = true;
+    /* A client that never connected may not have said why: ask it. */
+    for (int i = 0; why && i < 2; i++) {
+        const char *last = n->c[i].derp ? vole_derp_client_last_error(n->c[i].derp) : "";
+        if (!n->c[i].connected && last && last[0])
+            client_err(&n->c[i], "%s", last);
+    }
     if (n->run->loop)
         stop_clients(n);
     if (why && !n->h->can_exchange_messages && !n->h->error[0]) {
