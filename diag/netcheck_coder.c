@@ -39,11 +39,15 @@ static const char *latency(char buf[VOLE_DURATION_STR_MAX], bool have, uint64_t 
     return vole_netcheck_latency_str(buf, ns);
 }
 
+struct region_ref {
+    const struct vole_derp_region_health *r;
+};
+
 /* Regions with a latency first, fastest first; then the rest, map order. */
 static int by_latency(const void *a, const void *b)
 {
-    const struct vole_derp_region_health *x = *(const struct vole_derp_region_health *const *)a;
-    const struct vole_derp_region_health *y = *(const struct vole_derp_region_health *const *)b;
+    const struct vole_derp_region_health *x = ((const struct region_ref *)a)->r;
+    const struct vole_derp_region_health *y = ((const struct region_ref *)b)->r;
     if (x->have_latency != y->have_latency)
         return x->have_latency ? -1 : 1;
     if (x->have_latency && x->latency_ns != y->latency_ns)
@@ -54,7 +58,7 @@ static int by_latency(const void *a, const void *b)
 /* As `tailscale netcheck`: "Nearest DERP", then "- code: latency (name)". */
 static void print_latencies(FILE *f, const struct vole_derp_health *h)
 {
-    const struct vole_derp_region_health **order;
+    struct region_ref *order;
     char buf[VOLE_DURATION_STR_MAX];
 
     if (h->preferred_derp == 0) {
@@ -65,16 +69,16 @@ static void print_latencies(FILE *f, const struct vole_derp_health *h)
     if (!order)
         return;
     for (size_t i = 0; i < h->n_regions; i++) {
-        order[i] = &h->regions[i];
+        order[i].r = &h->regions[i];
         if (h->regions[i].region->region_id == h->preferred_derp)
             fprintf(f, "\t* Nearest DERP: %s\n", h->regions[i].region->name);
     }
-    qsort((void *)order, h->n_regions, sizeof *order, by_latency);
+    qsort(order, h->n_regions, sizeof *order, by_latency);
     fprintf(f, "\t* DERP latency:\n");
     for (size_t i = 0; i < h->n_regions; i++)
-        fprintf(f, "\t\t- %3s: %-7s (%s)\n", order[i]->region->code,
-                latency(buf, order[i]->have_latency, order[i]->latency_ns), order[i]->region->name);
-    free((void *)order);
+        fprintf(f, "\t\t- %3s: %-7s (%s)\n", order[i].r->region->code,
+                latency(buf, order[i].r->have_latency, order[i].r->latency_ns), order[i].r->region->name);
+    free(order);
 }
 
 static void print_warnings(FILE *f, const char *indent, const struct vole_health_warnings *w)

@@ -180,8 +180,10 @@ static int make_nodes(struct vole_netcheck_run *r)
 
     for (size_t i = 0; i < r->h.n_regions; i++)
         total += r->h.regions[i].n_nodes;
-    r->nodes = total ? calloc(total, sizeof *r->nodes) : NULL;
-    if (total && !r->nodes)
+    if (total == 0)
+        return 0;
+    r->nodes = calloc(total, sizeof *r->nodes);
+    if (!r->nodes)
         return -1;
     r->n_nodes = total;
     for (size_t i = 0; i < r->h.n_regions; i++)

@@ -17,11 +17,9 @@
 #define NC_STUN_MARGIN_NS 500000000ull   /* beyond the prober's phase, in case of a bug */
 #define NC_RESOLVE_POLL 0.01
 
-static void stun_logf(struct vole_netcheck_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void stun_logf(struct vole_netcheck_run *r, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void stun_logf(struct vole_netcheck_run *r, const char *fmt, ...)
 {
-    char msg[VOLE_HEALTH_TEXT_MAX];
+    char msg[VOLE_HEALTH_TEXT_MAX] = "";
     va_list ap;
 
     va_start(ap, fmt);
