@@ -1,6 +1,10 @@
-/* vole netcheck --stun HOST:PORT [--stun HOST:PORT]... [-o text|json] [-v]
- * The STUN phase of a netcheck from one UDP socket, as the node would run it:
- * resolve the servers (bounded), probe them with stun/probe, print the report. */
+/* vole netcheck [--url URL] [--token TOKEN] [--derp-map FILE] [-o table|json]
+ *               [-v] [--insecure] [--ca-file FILE]
+ * vole netcheck --stun HOST:PORT [--stun HOST:PORT]... [-o text|json] [-v]
+ * Arguments; and the --stun mode: the STUN phase of a netcheck from one UDP
+ * socket, as the node would run it: resolve the servers (bounded), probe
+ * them with stun/probe, print the report. The DERP report (the default) is
+ * cli/netcheck_derp.c. */
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
@@ -15,38 +19,47 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/netcheck_int.h"
 #include "diag/netcheck.h"
+#include "diag/netcheck_run.h"
 #include "io/udp.h"
 #include "node/tunnel.h"
 #include "stun/probe.h"
 
 static const char USAGE[] =
-    "usage: vole netcheck --stun HOST:PORT [--stun HOST:PORT]... [-o text|json] [-v]\n"
+    "usage: vole netcheck [--url URL] [--token TOKEN] [--derp-map FILE] [-o table|json] [-v]\n"
+    "                     [--insecure] [--ca-file FILE]\n"
+    "       vole netcheck --stun HOST:PORT [--stun HOST:PORT]... [-o text|json] [-v]\n"
     "\n"
-    "Sends STUN binding requests to each server from one UDP socket and reports\n"
-    "whether UDP works, this host's public IPv4/IPv6 address:port, and whether\n"
-    "the NAT maps differently per destination (MappingVariesByDestIP).\n"
+    "Without --stun, as `coder netcheck`: for every node of the DERP map, whether\n"
+    "two clients can exchange messages through it, its HTTP(S) latency\n"
+    "(/derp/latency-check) and its STUN test; from the STUN answers, whether UDP\n"
+    "works, this host's public IPv4/IPv6 address:port and whether the NAT maps\n"
+    "differently per destination (MappingVariesByDestIP); the preferred (fastest)\n"
+    "DERP region; this host's interfaces and their MTU. Finishes within 30 s.\n"
     "\n"
+    "  --url URL            the server, http:// or https:// (default: $VOLE_URL);\n"
+    "                       its region (EmbeddedRelay) is reached at this URL\n"
+    "  --token TOKEN        any token of the server (default: $VOLE_TOKEN): fetches\n"
+    "                       the DERP map and registers the test's two DERP keys\n"
+    "  --derp-map FILE      a DERP map (Tailscale DERPMap JSON) instead of the server's\n"
+    "  -o, --output FORMAT  table (default; text is the same) or json (Coder's shape)\n"
+    "  -v, --verbose        log progress on stderr\n"
+    "  --insecure           do not verify TLS certificates (tests only)\n"
+    "  --ca-file FILE       trust these CA certificates instead of the system's\n"
+    "\n"
+    "With --stun, only the STUN phase, from one UDP socket:\n"
     "  -s, --stun HOST:PORT  a STUN server: a.b.c.d:port, [v6]:port, or name:port\n"
     "                        (every address of a name is probed); the port\n"
-    "                        defaults to 3478. Repeatable.\n"
-    "  -o, --output FORMAT   text (default) or json\n"
-    "  -v, --verbose         log each request and response on stderr\n"
+    "                        defaults to 3478. Repeatable. Finishes within about\n"
+    "                        5 s (2 s for name resolution, 3 s for STUN).\n"
     "\n"
-    "Finishes within about 5 s (2 s for name resolution, 3 s for STUN).\n"
-    "Exit status 0 when a report was printed (even one saying UDP is blocked),\n"
-    "1 on errors, 2 on usage errors.\n";
+    "Exit status 0 when a report was printed (even one saying UDP is blocked or a\n"
+    "region is unhealthy), 1 on errors, 2 on usage errors.\n";
 
-#define NETCHECK_MAX_SPECS 16
 #define NETCHECK_RESOLVE_NS 2000000000ull   /* DNS must not eat the run */
 #define NETCHECK_MARGIN_NS 500000000ull     /* beyond the STUN phase, in case of a bug */
 #define STUN_DEFAULT_PORT "3478"
-
-struct netcheck_args {
-    const char *specs[NETCHECK_MAX_SPECS];
-    size_t n_specs;
-    bool json, verbose;
-};
 
 struct netcheck_run {
     const struct netcheck_args *a;
@@ -63,10 +76,10 @@ static int parse_output(const char *v, struct netcheck_args *a)
 {
     if (strcmp(v, "json") == 0)
         a->json = true;
-    else if (strcmp(v, "text") == 0)
+    else if (strcmp(v, "text") == 0 || strcmp(v, "table") == 0)
         a->json = false;
     else {
-        fprintf(stderr, "vole netcheck: -o: \"%s\" is neither text nor json\n", v);
+        fprintf(stderr, "vole netcheck: -o: \"%s\" is neither table (text) nor json\n", v);
         return -1;
     }
     return 0;
@@ -82,18 +95,40 @@ static int add_spec(struct netcheck_args *a, const char *v)
     return 0;
 }
 
+enum { O_URL = 256, O_TOKEN, O_DERP_MAP, O_INSECURE, O_CA_FILE };
+
+/* The DERP mode's flags; false for none of them. */
+static bool derp_flag(int c, struct netcheck_args *a)
+{
+    switch (c) {
+    case O_URL: a->url = optarg; break;
+    case O_TOKEN: a->token = optarg; break;
+    case O_DERP_MAP: a->derp_map_file = optarg; break;
+    case O_INSECURE: a->insecure = true; break;
+    case O_CA_FILE: a->ca_file = optarg; break;
+    default: return false;
+    }
+    a->derp_flags = true;
+    return true;
+}
+
 /* 0 to go on, 1 after --help, -1 on a usage error. */
 static int parse_args(int argc, char **argv, struct netcheck_args *a)
 {
     static const struct option opts[] = {
         { "stun", required_argument, NULL, 's' }, { "output", required_argument, NULL, 'o' },
-        { "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+        { "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
+        { "url", required_argument, NULL, O_URL }, { "token", required_argument, NULL, O_TOKEN },
+        { "derp-map", required_argument, NULL, O_DERP_MAP }, { "insecure", no_argument, NULL, O_INSECURE },
+        { "ca-file", required_argument, NULL, O_CA_FILE }, { NULL, 0, NULL, 0 },
     };
     int c;
 
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":s:o:vh", opts, NULL)) != -1) {
+        if (derp_flag(c, a))
+            continue;
         switch (c) {
         case 's': if (add_spec(a, optarg) < 0) return -1; break;
         case 'o': if (parse_output(optarg, a) < 0) return -1; break;
@@ -107,9 +142,9 @@ static int parse_args(int argc, char **argv, struct netcheck_args *a)
         fprintf(stderr, "vole netcheck: unexpected argument \"%s\"\n%s", argv[optind], USAGE);
         return -1;
     }
-    if (a->n_specs == 0) {
-        fprintf(stderr, "vole netcheck: at least one --stun HOST:PORT is needed "
-                        "(DERP regions come with vole server)\n");
+    if (a->n_specs && a->derp_flags) {
+        fprintf(stderr, "vole netcheck: --stun probes STUN servers only; it takes none of --url, --token, "
+                        "--derp-map, --insecure, --ca-file\n");
         return -1;
     }
     return 0;
@@ -388,17 +423,6 @@ static void on_datagram(void *ctx, const struct wg_endpoint *src, uint8_t *buf, 
         ev_break(r->loop, EVBREAK_ALL);
 }
 
-/* Tailscale's OSHasIPv6 test: can we bind an IPv6 socket to [::1]? */
-static bool os_has_ipv6(void)
-{
-    struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-    int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    bool ok = fd >= 0 && bind(fd, (const struct sockaddr *)&sa, sizeof sa) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 static int probe(struct netcheck_run *r, const struct stun_probe_target *t, size_t n)
 {
     struct vole_udp_config uc = { .port = 0 };
@@ -425,7 +449,7 @@ static int probe(struct netcheck_run *r, const struct stun_probe_target *t, size
 
 static int print_report(const struct netcheck_run *r)
 {
-    struct vole_netcheck_report rep = { .stun = stun_prober_report(&r->prober), .os_has_ipv6 = os_has_ipv6() };
+    struct vole_netcheck_report rep = { .stun = stun_prober_report(&r->prober), .os_has_ipv6 = vole_netcheck_os_has_ipv6() };
     char *j;
 
     if (!r->a->json) {
@@ -451,6 +475,8 @@ int cmd_netcheck(int argc, char **argv)
 
     if (p != 0)
         return p > 0 ? 0 : 2;
+    if (a.n_specs == 0)
+        return netcheck_derp(&a);
     n = resolve_all(&a, targets);
     if (n <= 0) {
         if (n == 0)

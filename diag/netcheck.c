@@ -87,7 +87,7 @@ static void print_server(FILE *f, const struct stun_server_result *s)
     }
 }
 
-void vole_netcheck_print(FILE *f, const struct vole_netcheck_report *r)
+void vole_netcheck_print_head(FILE *f, const struct vole_netcheck_report *r)
 {
     const struct stun_report *s = r->stun;
     fprintf(f, "Report:\n");
@@ -95,9 +95,20 @@ void vole_netcheck_print(FILE *f, const struct vole_netcheck_report *r)
     print_ipv4(f, s);
     print_ipv6(f, s, r->os_has_ipv6);
     fprintf(f, "\t* MappingVariesByDestIP: %s\n", tristate_text(s->mapping_varies_by_dest_ip));
+}
+
+void vole_netcheck_print_servers(FILE *f, const struct vole_netcheck_report *r)
+{
+    const struct stun_report *s = r->stun;
     fprintf(f, "\t* STUN servers:\n");
     for (size_t i = 0; i < s->n_servers; i++)
         print_server(f, &s->servers[i]);
+}
+
+void vole_netcheck_print(FILE *f, const struct vole_netcheck_report *r)
+{
+    vole_netcheck_print_head(f, r);
+    vole_netcheck_print_servers(f, r);
 }
 
 /* ---- JSON ---- */

@@ -1,7 +1,7 @@
 /* A netcheck report as people read it (text, in the style of `tailscale
  * netcheck`) and as programs read it (JSON with the field names of
  * Tailscale's netcheck.Report, which `coder netcheck` also embeds). Today the
- * report is the STUN phase; DERP regions join it with vole server. */
+ * report is the STUN phase; diag/netcheck_coder.h adds the DERP regions. */
 #ifndef VOLE_DIAG_NETCHECK_H
 #define VOLE_DIAG_NETCHECK_H
 
@@ -19,6 +19,11 @@ struct vole_netcheck_report {
 
 /* The text report, tab-indented as Tailscale prints it, ending in a newline. */
 void vole_netcheck_print(FILE *f, const struct vole_netcheck_report *r);
+/* Its two parts, for reports that put more between them (the DERP
+ * report of diag/netcheck_coder.h): "Report:" through
+ * MappingVariesByDestIP, and the "STUN servers:" list. */
+void vole_netcheck_print_head(FILE *f, const struct vole_netcheck_report *r);
+void vole_netcheck_print_servers(FILE *f, const struct vole_netcheck_report *r);
 
 /* The JSON object (a new reference; NULL when out of memory). */
 json_t *vole_netcheck_json(const struct vole_netcheck_report *r);
