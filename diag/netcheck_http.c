@@ -206,7 +206,7 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void dial_went(struct vole_nc_http *h, enum derp_dial_status st, const char *err)
 {
-    char msg[320];
+    char msg[640];   /* the authority and the dialler's words, whole */
 
     switch (st) {
     case DERP_DIAL_RESOLVING:
