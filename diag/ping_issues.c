@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag/ifaces.h"
 #include "diag/ping_report.h"
 
 struct list {
@@ -76,6 +77,21 @@ bool vole_ping_iface_mtu_low(const struct vole_ping_iface *i)
     return vole_ping_iface_counts(i) && i->mtu > 0 && i->mtu < VOLE_PING_SAFE_MTU;
 }
 
+/* The words are vole_ifaces_mtu_message's; the buffer fits any name. */
+static void mtu_warning(struct list l, const struct vole_ping_iface *it)
+{
+    size_t len = (it->name ? strlen(it->name) : 0) + 160;
+    char *msg = malloc(len);
+
+    if (!msg) {
+        *l.oom = true;
+        return;
+    }
+    vole_ifaces_mtu_message(msg, len, it->name, it->mtu);
+    add(l, "%s", msg);
+    free(msg);
+}
+
 static void mtu_warnings(struct list l, const struct vole_ping_side *s, const char *url)
 {
     if (!s || !s->have_ifaces)
@@ -83,9 +99,7 @@ static void mtu_warnings(struct list l, const struct vole_ping_side *s, const ch
     size_t before = *l.n;
     for (size_t i = 0; i < s->n_ifaces; i++)
         if (vole_ping_iface_mtu_low(&s->ifaces[i]))
-            add(l, "Network interface %s has MTU %d (less than %d), which may degrade the quality "
-                   "of direct connections or render them unusable.",
-                s->ifaces[i].name, s->ifaces[i].mtu, VOLE_PING_SAFE_MTU);
+            mtu_warning(l, &s->ifaces[i]);
     if (*l.n > before)
         link_last(l, url);
 }
