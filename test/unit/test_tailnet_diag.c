@@ -13,8 +13,11 @@
 #include <cmocka.h>
 #include <ev.h>
 
+#include "diag/agent_report.h"
 #include "evloop.h"
+#include "lwip/tcp.h"
 #include "node/tunnel.h"
+#include "stack/stack.h"
 #include "server/server.h"
 #include "tailnet/diag.h"
 #include "tailnet/node.h"
@@ -330,6 +333,240 @@ static void test_ping_timeout(void **state)
     assert_int_equal(r.calls, 1);
 }
 
+/* ---- the agent's report ------------------------------------------------------ */
+
+struct report_rec {
+    int calls;
+    int status;
+    char body[VOLE_AGENT_REPORT_MAX + 1];
+    size_t len;
+    char err[256];
+};
+
+static void on_report(void *ctx, int status, const char *body, size_t len, const char *err)
+{
+    struct report_rec *r = ctx;
+    r->calls++;
+    r->status = status;
+    r->len = len < VOLE_AGENT_REPORT_MAX ? len : VOLE_AGENT_REPORT_MAX;
+    if (body)
+        memcpy(r->body, body, r->len);
+    r->body[r->len] = '\0';
+    snprintf(r->err, sizeof r->err, "%s", err ? err : "");
+}
+
+static bool report_done(void *arg)
+{
+    return ((const struct report_rec *)arg)->calls > 0;
+}
+
+static bool agent_has_netinfo(void *arg)
+{
+    struct vole_tailnet_netinfo ni;
+    (void)arg;
+    return vole_tailnet_netinfo(fx.agent->n.t, &ni);
+}
+
+static bool has_iface(const struct vole_agent_report *rep, const char *name)
+{
+    for (size_t i = 0; i < rep->ifaces.n; i++)
+        if (strcmp(rep->ifaces.ifaces[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* The client fetches dev's report through the tunnel: 200 and a body the
+ * report parser takes, with the agent's interfaces and its disco counts
+ * toward this client; the TCP traffic also made a WireGuard handshake. */
+static void test_fetch_report(void **state)
+{
+    struct report_rec *r = calloc(1, sizeof *r);
+    struct vole_agent_report *rep = calloc(1, sizeof *rep);
+    struct vole_tailnet_peer_diag d;
+    struct ping_rec pr;
+    char err[256];
+    (void)state;
+
+    assert_true(r && rep);
+    world_start(false, false);
+    pr = ping_dev();   /* disco over UDP toward the agent, so that it has counts */
+    assert_true(pr.got);
+    assert_true(run_until(fx.loop, agent_has_netinfo, NULL, 10));
+    assert_int_equal(vole_tailnet_fetch_report(fx.client->n.t, "dev", 5000, on_report, r, err, sizeof err), 0);
+    assert_int_equal(r->calls, 0);   /* never from inside the call */
+    assert_true(run_until(fx.loop, report_done, r, 7));
+    if (r->status != 200)
+        fail_msg("status %d (%s)\nagent log:\n%s", r->status, r->err, fx.agent->n.log);
+    if (vole_agent_report_parse(r->body, r->len, rep, err, sizeof err) < 0)
+        fail_msg("%s in:\n%s", err, r->body);
+    assert_true(rep->have_ifaces);
+    assert_true(has_iface(rep, "lo"));
+    assert_true(rep->have_disco);
+    assert_true(rep->disco.peer_pings_received >= 1);
+    assert_true(rep->have_netinfo);
+    assert_true(rep->netinfo.udp);
+    assert_int_equal(rep->preferred_derp, region());
+    assert_int_equal(r->calls, 1);
+
+    assert_int_equal(vole_tailnet_peer_diag(fx.client->n.t, "dev", &d), 0);
+    assert_true(d.have_handshake);
+    assert_true(d.handshake_age_ns < 30 * 1000000000ull);
+
+    assert_int_equal(vole_tailnet_fetch_report(fx.client->n.t, "nobody", 5000, on_report, r, err, sizeof err), -1);
+    assert_string_equal(err, "no such peer");
+
+    /* Freed with a fetch pending: ended (status 0) before free returns. */
+    memset(r, 0, sizeof *r);
+    assert_int_equal(vole_tailnet_fetch_report(fx.client->n.t, "dev", 5000, on_report, r, err, sizeof err), 0);
+    vole_tailnet_free(fx.client->n.t);
+    free(fx.client);
+    fx.client = NULL;
+    assert_int_equal(r->calls, 1);
+    assert_int_equal(r->status, 0);
+    assert_true(r->err[0] != '\0');
+    free(r);
+    free(rep);
+}
+
+/* A client node serves nothing: status 0 with why, within the timeout. */
+static void test_fetch_from_client_fails(void **state)
+{
+    struct report_rec *r = calloc(1, sizeof *r);
+    char err[256];
+    uint64_t t0;
+    (void)state;
+
+    assert_non_null(r);
+    world_start(false, false);
+    t0 = vole_now_ns();
+    assert_int_equal(vole_tailnet_fetch_report(fx.agent->n.t, fx.agent->n.peer, 3000, on_report, r, err, sizeof err),
+                     0);
+    assert_true(run_until(fx.loop, report_done, r, 5));
+    assert_int_equal(r->calls, 1);
+    assert_int_equal(r->status, 0);
+    assert_true(r->err[0] != '\0');
+    assert_true(vole_now_ns() - t0 < 3500000000ull);
+    free(r);
+}
+
+/* ---- raw requests to port 4 ---- */
+
+struct raw {
+    struct tcp_pcb *pcb;
+    const char *req;
+    size_t req_len;
+    char resp[4096];
+    size_t len;
+    bool end;
+};
+
+static err_t raw_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    struct raw *r = arg;
+    (void)err;
+    if (!p) {
+        r->end = true;
+        tcp_arg(pcb, NULL);
+        tcp_recv(pcb, NULL);
+        tcp_err(pcb, NULL);
+        r->pcb = NULL;
+        if (tcp_close(pcb) != ERR_OK) {
+            tcp_abort(pcb);
+            return ERR_ABRT;
+        }
+        return ERR_OK;
+    }
+    tcp_recved(pcb, p->tot_len);
+    if (p->tot_len < sizeof r->resp - 1 - r->len)
+        r->len += pbuf_copy_partial(p, r->resp + r->len, p->tot_len, 0);
+    r->resp[r->len] = '\0';
+    pbuf_free(p);
+    return ERR_OK;
+}
+
+static void raw_err(void *arg, err_t err)
+{
+    struct raw *r = arg;
+    (void)err;
+    r->pcb = NULL;
+    r->end = true;
+}
+
+static err_t raw_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    struct raw *r = arg;
+    size_t off = 0;
+    (void)err;
+    while (off < r->req_len) {
+        size_t n = r->req_len - off > 4096 ? 4096 : r->req_len - off;
+        if (tcp_write(pcb, r->req + off, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
+            break;
+        off += n;
+    }
+    tcp_output(pcb);
+    return ERR_OK;
+}
+
+static bool raw_done(void *arg)
+{
+    return ((const struct raw *)arg)->end;
+}
+
+/* Sends req from the client's stack to dev:4; the whole answer. */
+static void raw_request(struct raw *r, const char *req, size_t len)
+{
+    ip_addr_t dst;
+
+    memset(r, 0, sizeof *r);
+    r->req = req;
+    r->req_len = len;
+    assert_int_equal(vole_tailnet_peer_addr(fx.client->n.t, "dev", &dst), 0);
+    r->pcb = tcp_new_ip_type(IP_GET_TYPE(&dst));
+    assert_non_null(r->pcb);
+    tcp_bind_netif(r->pcb, vole_stack_netif(vole_tailnet_stack(fx.client->n.t)));
+    tcp_arg(r->pcb, r);
+    tcp_recv(r->pcb, raw_recv);
+    tcp_err(r->pcb, raw_err);
+    assert_int_equal(tcp_connect(r->pcb, &dst, VOLE_TAILNET_REPORT_PORT, raw_connected), ERR_OK);
+    if (!run_until(fx.loop, raw_done, r, 8)) {
+        tcp_arg(r->pcb, NULL);
+        tcp_abort(r->pcb);
+        fail_msg("no answer to %.40s", req);
+    }
+}
+
+#define RAW(r, lit) raw_request((r), (lit), sizeof(lit) - 1)
+
+static void test_bad_requests(void **state)
+{
+    static const char big_prefix[] = "GET /api/v0/netcheck HTTP/1.1\r\nX: ";
+    char *big = malloc(9000);
+    struct raw *r = calloc(1, sizeof *r);
+    (void)state;
+
+    assert_true(big && r);
+    world_start(false, false);
+    RAW(r, "POST /api/v0/netcheck HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(strncmp(r->resp, "HTTP/1.1 405 ", 13) == 0);
+    RAW(r, "GET /nope HTTP/1.1\r\n\r\n");
+    assert_true(strncmp(r->resp, "HTTP/1.1 404 ", 13) == 0);
+    assert_non_null(strstr(r->resp, "\r\n\r\n{\"message\":\"not found\"}"));
+    RAW(r, "garbage\r\n\r\n");
+    assert_true(strncmp(r->resp, "HTTP/1.1 400 ", 13) == 0);
+    RAW(r, "GET /api/v0/netcheck HTTP/2\r\n\r\n");
+    assert_true(strncmp(r->resp, "HTTP/1.1 400 ", 13) == 0);
+    memset(big, 'a', 9000);
+    memcpy(big, big_prefix, sizeof big_prefix - 1);
+    raw_request(r, big, 9000);
+    assert_true(strncmp(r->resp, "HTTP/1.1 400 ", 13) == 0);
+    /* And a good one still works, with a query string. */
+    RAW(r, "GET /api/v0/netcheck?x=1 HTTP/1.0\r\n\r\n");
+    assert_true(strncmp(r->resp, "HTTP/1.1 200 ", 13) == 0);
+    assert_non_null(strstr(r->resp, "Content-Type: application/json\r\n"));
+    free(big);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +575,9 @@ int main(void)
         cmocka_unit_test_teardown(test_ping_direct_and_facts, teardown),
         cmocka_unit_test_teardown(test_ping_cancel_and_limit, teardown),
         cmocka_unit_test_teardown(test_ping_timeout, teardown),
+        cmocka_unit_test_teardown(test_fetch_report, teardown),
+        cmocka_unit_test_teardown(test_fetch_from_client_fails, teardown),
+        cmocka_unit_test_teardown(test_bad_requests, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
