@@ -156,6 +156,7 @@ struct vole_conn *vole_conn_new(struct ev_loop *loop, const struct vole_conn_con
         vole_conn_free(c);
         return NULL;
     }
+    c->block_local = c->block_endpoints = cfg->block_endpoints;
     timers_start(c);
     return c;
 }
@@ -171,6 +172,7 @@ void vole_conn_free(struct vole_conn *c)
         ev_prepare_stop(c->loop, &c->rearm);
     }
     conn_stun_stop(c);
+    conn_cliping_free_all(c);
     conn_derp_close_all(c);
     if (c->has_map)
         derp_map_free(&c->map);
@@ -231,11 +233,22 @@ int vole_conn_set_derp_map(struct vole_conn *c, const struct derp_map *m, char *
 
 void vole_conn_set_block_endpoints(struct vole_conn *c, bool block)
 {
-    if (c->block_endpoints == block)
+    bool was = c->block_endpoints;
+
+    c->block_server = block;
+    c->block_endpoints = c->block_local || c->block_server;
+    if (c->block_endpoints == was)
         return;
-    c->block_endpoints = block;
+    conn_peers_apply_block(c);
+    /* No STUN while blocked; a lifted block starts a round at once. */
+    if (c->has_map) {
+        conn_stun_stop(c);
+        conn_stun_start(c);
+    }
     conn_self_changed(c);
 }
+
+bool vole_conn_endpoints_blocked(const struct vole_conn *c) { return c->block_endpoints; }
 
 void vole_conn_self(const struct vole_conn *c, struct coord_node *out)
 {

@@ -17,6 +17,7 @@
 
 #include "coord/node.h"
 #include "lwip/pbuf.h"
+#include "tailnet/diag.h"
 #include "tailnet/node.h"
 
 struct ev_loop;
@@ -38,6 +39,7 @@ struct vole_conn_config {
     const char *ca_file;
     bool insecure;
     bool verbose;
+    bool block_endpoints;        /* --disable-direct-connections: as the server's block, for good */
     void (*log)(void *ctx, const char *msg);
     void *log_ctx;
 };
@@ -58,8 +60,11 @@ void vole_conn_free(struct vole_conn *c);
 /* The DERP map from the coordinator (copied). Starts STUN probing and DERP
  * dialling; 0 or -1 with err (a map without any DERP region). */
 int vole_conn_set_derp_map(struct vole_conn *c, const struct derp_map *m, char *err, size_t errlen);
-/* The server's block-direct: no endpoints in vole_conn_self, no CallMeMaybe, DERP only. */
+/* The server's block-direct: no endpoints in vole_conn_self, no CallMeMaybe, DERP only.
+ * Either it or the config's block_endpoints blocks: no STUN, peers'
+ * endpoints and CallMeMaybes ignored, disco over UDP dropped (counted). */
 void vole_conn_set_block_endpoints(struct vole_conn *c, bool block);
+bool vole_conn_endpoints_blocked(const struct vole_conn *c);
 
 /* This node's key, disco key, preferred_derp (0 until known) and endpoints.
  * id, addresses and name are the owner's to fill. */
@@ -82,6 +87,29 @@ int vole_conn_output(struct vole_conn *c, struct pbuf *p);
 
 uint16_t vole_conn_udp_port(const struct vole_conn *c);
 
+/* ---- diagnostics (tailnet/diag.h) ---- */
+
+/* A disco CLI ping to the peer with this key (vole_tailnet_ping's rules);
+ * fn always comes from a libev timer. id > 0, or -1 with err. Pending pings
+ * are dropped without a call by vole_conn_free. */
+int vole_conn_ping(struct vole_conn *c, const uint8_t key[32], vole_tailnet_pong_fn fn, void *ctx, char *err,
+                   size_t errlen);
+void vole_conn_ping_cancel(struct vole_conn *c, int id);
+
+struct vole_conn_peer_diag {
+    bool have_handshake;
+    uint64_t handshake_unix_ns;              /* the last completed handshake, wall clock */
+    struct vole_ping_disco_counts disco;     /* UDP only, since the node arrived */
+};
+/* 0, or -1 (no active peer with this key). */
+int vole_conn_peer_diag(const struct vole_conn *c, const uint8_t key[32], struct vole_conn_peer_diag *out);
+/* The home region while its DERP connection is up, else 0. */
+int32_t vole_conn_home_connected(const struct vole_conn *c);
+/* The last STUN round as NetInfo; false before the first. */
+bool vole_conn_netinfo(const struct vole_conn *c, struct vole_tailnet_netinfo *out);
+/* NULL before the coordinator's map came. */
+const struct derp_map *vole_conn_derp_map(const struct vole_conn *c);
+
 /* (Additions.) Counters: every dropped input lands in exactly one drop
  * counter; the rest say which way traffic went. */
 struct vole_conn_stats {
@@ -92,6 +120,7 @@ struct vole_conn_stats {
     uint64_t drop_disco_unknown_sender;      /* sender disco key of no peer */
     uint64_t drop_disco_bad_box;             /* the box does not open, or a malformed message */
     uint64_t drop_disco_misdirected;         /* CallMeMaybe over UDP, DERP source is another peer, wrong node key */
+    uint64_t drop_disco_blocked;             /* disco over UDP, or a CallMeMaybe, while endpoints are blocked */
     uint64_t drop_derp_unknown_sender;       /* a DERP packet from a key that is no (active) peer */
     uint64_t drop_derp_tx;                   /* no region for the peer, or the DERP client refused */
     uint64_t drop_stun_unclaimed;            /* STUN that is no answer to our requests */

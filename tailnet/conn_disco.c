@@ -38,13 +38,38 @@ static void send_derp(struct vole_conn *c, struct conn_peer *p, const struct dis
         (void)conn_derp_send(c, region, p->key, buf, n);
 }
 
-static void send_ping(struct vole_conn *c, struct conn_peer *p, const struct disco_path_ping *ping)
+static void ping_msg(const struct vole_conn *c, const uint8_t txid[DISCO_TXID_LEN], struct disco_msg *m)
 {
-    struct disco_msg m = { .type = DISCO_PING, .has_node_key = true };
-    memcpy(m.txid, ping->txid, DISCO_TXID_LEN);
-    memcpy(m.node_key, c->pub, 32);
-    send_udp(c, p, &m, &ping->to);
+    *m = (struct disco_msg){ .type = DISCO_PING, .has_node_key = true };
+    memcpy(m->txid, txid, DISCO_TXID_LEN);
+    memcpy(m->node_key, c->pub, 32);
+}
+
+/* Every disco ping over UDP goes through here: it is what the peer
+ * diagnostics count as "pings sent". */
+void conn_disco_ping_udp(struct vole_conn *c, struct conn_peer *p, const uint8_t txid[DISCO_TXID_LEN],
+                         const struct wg_endpoint *to)
+{
+    struct disco_msg m;
+    ping_msg(c, txid, &m);
+    send_udp(c, p, &m, to);
     c->st.disco_tx_ping++;
+    p->disco.pings_sent++;
+}
+
+int conn_disco_ping_derp(struct vole_conn *c, struct conn_peer *p, const uint8_t txid[DISCO_TXID_LEN],
+                         int32_t region)
+{
+    struct disco_msg m;
+    uint8_t buf[CONN_DISCO_OUT_MAX];
+    size_t n;
+
+    ping_msg(c, txid, &m);
+    n = disco_seal(buf, sizeof buf, &m, true, c->disco.pub, &p->shared, NULL);
+    if (!n || conn_derp_send(c, region, p->key, buf, n) < 0)
+        return -1;
+    c->st.disco_tx_ping++;
+    return 0;
 }
 
 static void send_call_me_maybe(struct vole_conn *c, struct conn_peer *p)
@@ -61,10 +86,10 @@ static void send_call_me_maybe(struct vole_conn *c, struct conn_peer *p)
 /* What the path asked for: pings over UDP, and maybe our endpoints over DERP. */
 void conn_disco_act(struct vole_conn *c, struct conn_peer *p, const struct disco_path_out *out)
 {
-    if (!p->shared.ok)
+    if (!p->shared.ok || c->block_endpoints)
         return;
     for (size_t i = 0; i < out->n_pings; i++)
-        send_ping(c, p, &out->pings[i]);
+        conn_disco_ping_udp(c, p, out->pings[i].txid, &out->pings[i].to);
     /* An empty list would make the peer forget what it knows of us. */
     if (out->call_me_maybe && !c->block_endpoints && c->n_endpoints > 0)
         send_call_me_maybe(c, p);
@@ -83,6 +108,7 @@ static void on_ping(struct vole_conn *c, struct conn_peer *p, const struct disco
     c->st.disco_rx_ping++;
     memcpy(pong.txid, m->txid, DISCO_TXID_LEN);
     if (udp_src) {
+        p->disco.peer_pings_received++;
         disco_path_on_ping(&p->path, udp_src, now);
         pong.src = *udp_src;
         send_udp(c, p, &pong, udp_src);
@@ -127,6 +153,11 @@ void conn_disco_input(struct vole_conn *c, const uint8_t *buf, size_t len, const
         c->st.drop_disco_unknown_sender++;
         return;
     }
+    /* Blocked: no direct path may form, from either side. */
+    if (c->block_endpoints && udp_src) {
+        c->st.drop_disco_blocked++;
+        return;
+    }
     if (!p->shared.ok || disco_open(buf, len, &p->shared, &m) < 0) {
         c->st.drop_disco_bad_box++;
         return;
@@ -142,11 +173,18 @@ void conn_disco_input(struct vole_conn *c, const uint8_t *buf, size_t len, const
         break;
     case DISCO_PONG:
         c->st.disco_rx_pong++;
-        (void)disco_path_on_pong(&p->path, m.txid, udp_src == NULL, now, &lat, &to);
+        /* The CLI ping's own table first: the path's use the TxID up. */
+        conn_cliping_on_pong(c, p, m.txid, now);
+        if (disco_path_on_pong(&p->path, m.txid, udp_src == NULL, now, &lat, &to) && udp_src && to.family != 0)
+            p->disco.pongs_received++;
         break;
     case DISCO_CALL_ME_MAYBE:
         if (udp_src) {
             c->st.drop_disco_misdirected++;   /* accepted only via DERP (§3.3) */
+            return;
+        }
+        if (c->block_endpoints) {
+            c->st.drop_disco_blocked++;
             return;
         }
         on_call_me_maybe(c, p, &m, now);

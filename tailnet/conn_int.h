@@ -16,6 +16,7 @@
 #include "disco/path.h"
 #include "stun/probe.h"
 #include "tailnet/conn.h"
+#include "tailnet/diag.h"
 #include "wg/device.h"
 
 /* Peer placeholders: family 6, ::ffff:127.3.3.41, port = the peer's slot
@@ -46,6 +47,37 @@ struct conn_peer {
     int32_t heard_region;          /* reverse route: the region we last heard it on (0: none) */
     struct disco_path path;
     struct vole_tailnet_path reported;   /* what on_path last said */
+    /* The coordinator's endpoints, kept so that lifting a block restores them. */
+    struct wg_endpoint coord_eps[COORD_MAX_ENDPOINTS];
+    size_t n_coord_eps;
+    /* Disco over UDP only, since the node arrived (tailnet/diag.h). */
+    struct vole_ping_disco_counts disco;
+};
+
+/* One CLI ping (Tailscale's cliPing): its disco pings, each remembered with
+ * where it went (family 0: via DERP region) and when, so that the first pong
+ * to any of them completes it. The timer first times it out, then (0 s)
+ * delivers the answer outside the socket's callback. */
+#define CONN_CLIPING_TX (DISCO_PATH_MAX_CANDIDATES + 1)
+
+struct conn_cliping_tx {
+    uint8_t txid[DISCO_TXID_LEN];
+    struct wg_endpoint to;
+    int32_t region;
+    uint64_t at;
+};
+
+struct conn_cliping {
+    struct vole_conn *conn;
+    int id;                        /* 0: free */
+    bool answered;                 /* pong holds the answer; the timer delivers it */
+    uint8_t key[32];
+    struct conn_cliping_tx tx[CONN_CLIPING_TX];
+    size_t n_tx;
+    struct vole_tailnet_pong pong;
+    vole_tailnet_pong_fn fn;
+    void *ctx;
+    ev_timer timer;
 };
 
 /* Packets sent while a region is still connecting wait here (magicsock's
@@ -92,7 +124,9 @@ struct vole_conn {
     bool has_map;
     struct conn_region **regions;      /* parallel to map.regions */
     int32_t home;
-    bool block_endpoints;
+    bool block_endpoints;              /* block_local || block_server */
+    bool block_local;                  /* --disable-direct-connections */
+    bool block_server;                 /* the server's block-direct */
 
     struct coord_endpoint endpoints[COORD_MAX_ENDPOINTS];
     size_t n_endpoints;
@@ -104,6 +138,11 @@ struct vole_conn {
     char stun_names[STUN_PROBER_MAX_SERVERS][STUN_SERVER_NAME_MAX];
     ev_timer stun_timer;
     uint64_t last_active;              /* a WireGuard packet went to a peer */
+    bool have_netinfo;                 /* a STUN round finished */
+    struct stun_report netinfo;        /* the last round's report */
+
+    struct conn_cliping pings[VOLE_TAILNET_PINGS_MAX];
+    int next_ping_id;
 
     ev_timer wg_timer, disco_timer, derp_idle;
     ev_prepare rearm;
@@ -123,6 +162,7 @@ struct conn_peer *conn_peer_by_placeholder(const struct vole_conn *c, const stru
 int32_t conn_peer_derp_region(const struct conn_peer *p);
 void conn_peer_update_path(struct vole_conn *c, struct conn_peer *p, uint64_t now);
 void conn_peers_free(struct vole_conn *c);
+void conn_peers_apply_block(struct vole_conn *c);
 
 /* conn_send.c */
 extern const struct wg_sink conn_wg_sink;
@@ -137,6 +177,15 @@ void conn_disco_input(struct vole_conn *c, const uint8_t *buf, size_t len, const
                       struct conn_peer *derp_peer, int32_t derp_region);
 void conn_disco_act(struct vole_conn *c, struct conn_peer *p, const struct disco_path_out *out);
 void conn_disco_tick(struct vole_conn *c, uint64_t now);
+void conn_disco_ping_udp(struct vole_conn *c, struct conn_peer *p, const uint8_t txid[DISCO_TXID_LEN],
+                         const struct wg_endpoint *to);
+int conn_disco_ping_derp(struct vole_conn *c, struct conn_peer *p, const uint8_t txid[DISCO_TXID_LEN],
+                         int32_t region);
+
+/* conn_cliping.c */
+void conn_cliping_on_pong(struct vole_conn *c, const struct conn_peer *p, const uint8_t txid[DISCO_TXID_LEN],
+                          uint64_t now);
+void conn_cliping_free_all(struct vole_conn *c);
 uint64_t conn_disco_next_deadline(const struct vole_conn *c, uint64_t now);
 
 /* conn_derp.c */

@@ -134,19 +134,37 @@ static void set_disco_key(struct vole_conn *c, struct conn_peer *p, const uint8_
     p->heard_region = 0;
 }
 
-static void set_endpoints(struct conn_peer *p, const struct coord_node *n, uint64_t now)
+/* Kept in the peer either way; the path sees them only while not blocked. */
+static void set_endpoints(const struct vole_conn *c, struct conn_peer *p, const struct coord_node *n, uint64_t now)
 {
-    struct wg_endpoint eps[COORD_MAX_ENDPOINTS];
     size_t k = 0;
     for (size_t i = 0; i < n->n_endpoints && i < COORD_MAX_ENDPOINTS; i++) {
         const struct coord_endpoint *e = &n->endpoints[i];
         if (e->family != 4 && e->family != 6)
             continue;
-        eps[k] = (struct wg_endpoint){ .family = e->family, .port = e->port };
-        memcpy(eps[k].addr, e->ip, e->family == 4 ? 4 : 16);
+        p->coord_eps[k] = (struct wg_endpoint){ .family = e->family, .port = e->port };
+        memcpy(p->coord_eps[k].addr, e->ip, e->family == 4 ? 4 : 16);
         k++;
     }
-    disco_path_set_endpoints(&p->path, eps, k, now);
+    p->n_coord_eps = k;
+    disco_path_set_endpoints(&p->path, p->coord_eps, c->block_endpoints ? 0 : k, now);
+}
+
+/* A block that begins forgets every UDP path (a trusted best would
+ * otherwise carry on); one that ends gives the coordinator's endpoints back. */
+void conn_peers_apply_block(struct vole_conn *c)
+{
+    uint64_t now = vole_now_ns();
+    for (size_t i = 0; i < c->n_peers; i++) {
+        struct conn_peer *p = c->peers[i];
+        if (!p->active)
+            continue;
+        if (c->block_endpoints)
+            disco_path_init(&p->path);
+        else
+            disco_path_set_endpoints(&p->path, p->coord_eps, p->n_coord_eps, now);
+        conn_peer_update_path(c, p, now);
+    }
 }
 
 int vole_conn_upsert_peer(struct vole_conn *c, const struct coord_node *n, const char *name)
@@ -162,6 +180,8 @@ int vole_conn_upsert_peer(struct vole_conn *c, const struct coord_node *n, const
     if (!p && !(p = peer_new(c, n->key)))
         return -1;
     snprintf(p->name, sizeof p->name, "%s", name ? name : "");
+    if (!p->active)
+        memset(&p->disco, 0, sizeof p->disco);   /* counted since the node arrived */
     set_disco_key(c, p, n->disco);
     p->active = true;
     /* Adding a prefix the peer already holds is a no-op in the trie. */
@@ -169,7 +189,7 @@ int vole_conn_upsert_peer(struct vole_conn *c, const struct coord_node *n, const
         wg_peer_add_allowed_ip(p->wg, 6, n->v6, 128);
     if (n->has_v4)
         wg_peer_add_allowed_ip(p->wg, 4, n->v4, 32);
-    set_endpoints(p, n, now);
+    set_endpoints(c, p, n, now);
     p->home_region = n->preferred_derp;
     conn_peer_update_path(c, p, now);
     return 0;

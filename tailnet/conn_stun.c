@@ -201,7 +201,8 @@ static void apply(struct vole_conn *c, const struct stun_report *rep)
         ep_add(eps, &n, 4, rep->global_v4.addr, rep->global_v4.port);
     if (rep && rep->global_v6.family == 6)
         ep_add(eps, &n, 6, rep->global_v6.addr, rep->global_v6.port);
-    local_endpoints(eps, &n, port);
+    if (!c->block_endpoints)
+        local_endpoints(eps, &n, port);
     changed = home != c->home || !same_endpoints(eps, n, c->endpoints, c->n_endpoints);
     memcpy(c->endpoints, eps, n * sizeof eps[0]);
     c->n_endpoints = n;
@@ -242,6 +243,10 @@ static void round_begin(struct vole_conn *c, uint64_t now)
     struct stun_probe_target t[STUN_PROBER_MAX_SERVERS];
 
     c->n_stun_targets = 0;
+    if (c->block_endpoints) {
+        apply(c, NULL);   /* DERP only: the default home, no endpoints, no rounds */
+        return;
+    }
     for (size_t r = 0; r < c->map.n_regions; r++)
         for (size_t i = 0; i < c->map.regions[r].n_nodes; i++)
             node_targets(c, t, &c->map.regions[r].nodes[i]);
@@ -259,7 +264,9 @@ static void round_end(struct vole_conn *c)
 {
     c->stun_running = false;
     c->st.stun_rounds++;
-    apply(c, stun_prober_report(&c->prober));
+    c->netinfo = *stun_prober_report(&c->prober);
+    c->have_netinfo = true;
+    apply(c, &c->netinfo);
     schedule_next(c);
 }
 

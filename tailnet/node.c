@@ -105,6 +105,7 @@ static int start_conn(struct vole_tailnet *t, char *err, size_t errlen)
         .ca_file = t->cfg.ca_file,
         .insecure = t->cfg.insecure,
         .verbose = t->cfg.verbose,
+        .block_endpoints = t->cfg.disable_direct,
         .log = t->cfg.log,
         .log_ctx = t->cfg.log_ctx,
     };
@@ -167,6 +168,8 @@ void vole_tailnet_free(struct vole_tailnet *t)
         return;
     if (t->control)
         vole_control_free(t->control);
+    tn_fetches_end(t, "the node is shutting down");
+    tn_report_server_stop(t);
     tn_stack_free(t);
     if (t->conn)
         vole_conn_free(t->conn);

@@ -11,12 +11,16 @@
 /* The text on_fatal gets for a 401 when the transport gave none. */
 #define TN_REFUSED_TOKEN "server refused the token (401)"
 
-static void send_msg(struct vole_tailnet *t, const struct coord_msg *m)
+/* 0 when written to the live session. */
+static int send_msg(struct vole_tailnet *t, const struct coord_msg *m)
 {
     if (!vole_control_connected(t->control))
-        return;   /* everything is re-sent on the next connect */
-    if (vole_control_send(t->control, m) < 0)
+        return -1;   /* everything is re-sent on the next connect */
+    if (vole_control_send(t->control, m) < 0) {
         tn_vlogf(t, "coordinator: %s not sent", coord_msg_type_name(m->type));
+        return -1;
+    }
+    return 0;
 }
 
 /* conn's key, disco key, home region and endpoints; the server's id and
@@ -42,7 +46,8 @@ void tn_send_update_self(struct vole_tailnet *t)
     if (!t->control)
         return;   /* called while the node is still being built */
     m.node = t->self;
-    send_msg(t, &m);
+    /* The checklist's "sent node": the current one, not some older one. */
+    t->sent_node = send_msg(t, &m) == 0;
 }
 
 void tn_send_add_tunnel(struct vole_tailnet *t, const char *agent)
@@ -52,7 +57,7 @@ void tn_send_add_tunnel(struct vole_tailnet *t, const char *agent)
     if (!t->control)
         return;
     snprintf(m.agent, sizeof m.agent, "%s", agent);
-    send_msg(t, &m);
+    (void)send_msg(t, &m);
 }
 
 void tn_on_control_state(void *ctx, bool connected, bool permanent, const char *why)
@@ -71,6 +76,7 @@ void tn_on_control_state(void *ctx, bool connected, bool permanent, const char *
         tn_fatal(t, why && *why ? why : TN_REFUSED_TOKEN);
         return;
     }
+    t->sent_node = false;
     /* A server that is down would otherwise log every backoff step. */
     if (t->was_connected || t->cfg.verbose)
         tn_logf(t, "%s", why);   /* control's words: what happened and when it retries */

@@ -12,6 +12,8 @@
 
 struct vole_control;
 struct vole_conn;
+struct tn_report_server;
+struct tn_fetch;
 
 /* More peers than this (an agent with that many clients) are dropped with a
  * log line: the WireGuard device and the path table grow with each. */
@@ -45,6 +47,10 @@ struct vole_tailnet {
     struct tn_peer *peers;               /* in arrival order: the newest last */
     size_t n_peers, cap_peers;
     uint64_t peers_dropped;              /* over TN_MAX_PEERS */
+    bool sent_node;                      /* our current node went out on the live session */
+    bool server_blocks;                  /* "self" said block_endpoints */
+    struct tn_report_server *report;     /* agents: overlay port 4 (tailnet/report_server.c) */
+    struct tn_fetch *fetches;            /* pending vole_tailnet_fetch_report, a list */
 };
 
 void tn_logf(const struct vole_tailnet *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -66,5 +72,15 @@ void tn_on_peer_updates(struct vole_tailnet *t, const struct coord_msg *m);
 void tn_on_conn_path(void *ctx, const uint8_t peer_key[32], const struct vole_tailnet_path *path);
 const struct tn_peer *tn_peer_by_name(const struct vole_tailnet *t, const char *name);
 void tn_peers_free(struct vole_tailnet *t);
+/* The peer whose overlay address is ip (4 or 16 bytes by family), or NULL. */
+const struct tn_peer *tn_peer_by_addr(const struct vole_tailnet *t, int family, const uint8_t *ip);
+
+/* report_server.c: agents answer GET /api/v0/netcheck on overlay port 4.
+ * Started with the stack, stopped before it goes. */
+void tn_report_server_start(struct vole_tailnet *t);
+void tn_report_server_stop(struct vole_tailnet *t);
+
+/* report_client.c: every pending fetch ends (status 0, why) before the stack goes. */
+void tn_fetches_end(struct vole_tailnet *t, const char *why);
 
 #endif

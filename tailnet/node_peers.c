@@ -35,6 +35,17 @@ const struct tn_peer *tn_peer_by_name(const struct vole_tailnet *t, const char *
     return NULL;
 }
 
+const struct tn_peer *tn_peer_by_addr(const struct vole_tailnet *t, int family, const uint8_t *ip)
+{
+    for (size_t i = t->n_peers; i-- > 0;) {
+        const struct coord_node *n = &t->peers[i].node;
+        if ((family == 4 && n->has_v4 && memcmp(n->v4, ip, 4) == 0) ||
+            (family == 6 && n->has_v6 && memcmp(n->v6, ip, 16) == 0))
+            return &t->peers[i];
+    }
+    return NULL;
+}
+
 void tn_peers_free(struct vole_tailnet *t)
 {
     free(t->peers);

@@ -24,6 +24,8 @@ void tn_stack_free(struct vole_tailnet *t)
 {
     if (!t->stack)
         return;
+    tn_fetches_end(t, "the node's addresses changed");
+    tn_report_server_stop(t);
     if (t->conn)
         vole_conn_attach_stack(t->conn, NULL);
     vole_stack_free(t->stack);
@@ -95,6 +97,7 @@ void tn_on_self(struct vole_tailnet *t, const struct coord_msg *m)
     bool is_new = new_addrs || !t->have_self || t->self.id != n->id;
     char err[256];
 
+    t->server_blocks = m->block_endpoints;
     vole_conn_set_block_endpoints(t->conn, m->block_endpoints);
     t->self.id = n->id;
     t->self.has_v4 = n->has_v4;
@@ -113,6 +116,7 @@ void tn_on_self(struct vole_tailnet *t, const struct coord_msg *m)
         tn_fatal(t, err);
         return;
     }
+    tn_report_server_start(t);
     if (t->ops.on_ready)
         t->ops.on_ready(t->ops.ctx, &t->self);
 }

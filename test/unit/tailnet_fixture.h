@@ -41,12 +41,14 @@ static inline void tn_write_tokens(const char *path)
     assert_int_equal(fclose(f), 0);
 }
 
-/* dir_template: a mkdtemp template, e.g. "/tmp/vole-tailnet-XXXXXX". */
-static inline void tn_server_start(struct tn_server *s, struct ev_loop *loop, const char *dir_template)
+/* dir_template: a mkdtemp template, e.g. "/tmp/vole-tailnet-XXXXXX";
+ * block_direct: the server's --block-direct-connections. */
+static inline void tn_server_start_opts(struct tn_server *s, struct ev_loop *loop, const char *dir_template,
+                                        bool block_direct)
 {
     const char *stun[] = { "127.0.0.1:0" };
     struct vole_server_config sc = { .listen = "127.0.0.1:0", .stun_listen = stun, .n_stun_listen = 1,
-                                     .region_name = "test" };
+                                     .region_name = "test", .block_direct = block_direct };
     char err[256];
 
     snprintf(s->dir, sizeof s->dir, "%s", dir_template);
@@ -58,6 +60,11 @@ static inline void tn_server_start(struct tn_server *s, struct ev_loop *loop, co
     if (!s->server)
         fail_msg("vole_server_new: %s", err);
     snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u", vole_server_port(s->server));
+}
+
+static inline void tn_server_start(struct tn_server *s, struct ev_loop *loop, const char *dir_template)
+{
+    tn_server_start_opts(s, loop, dir_template, false);
 }
 
 /* The test removes its own files in s->dir first. */
@@ -99,13 +106,14 @@ static inline void tn_on_peer(void *ctx, const char *name, const struct coord_no
 }
 
 /* Starts node n at the server; ops->ctx is the test's record, which starts
- * with n. */
-static inline struct vole_tailnet *tn_node_new(struct tn_node *n, struct ev_loop *loop, const struct tn_server *s,
-                                               const char *who, const char *name, const char *token, bool verbose,
-                                               const struct vole_tailnet_ops *ops)
+ * with n. disable_direct: the node's --disable-direct-connections. */
+static inline struct vole_tailnet *tn_node_new_opts(struct tn_node *n, struct ev_loop *loop,
+                                                    const struct tn_server *s, const char *who, const char *name,
+                                                    const char *token, bool verbose, bool disable_direct,
+                                                    const struct vole_tailnet_ops *ops)
 {
     struct vole_tailnet_config cfg = { .url = s->url, .token = token, .name = name, .verbose = verbose,
-                                       .log = tn_log, .log_ctx = n };
+                                       .disable_direct = disable_direct, .log = tn_log, .log_ctx = n };
     char err[256];
 
     n->who = who;
@@ -113,6 +121,13 @@ static inline struct vole_tailnet *tn_node_new(struct tn_node *n, struct ev_loop
     if (!n->t)
         fail_msg("vole_tailnet_new(%s): %s", who, err);
     return n->t;
+}
+
+static inline struct vole_tailnet *tn_node_new(struct tn_node *n, struct ev_loop *loop, const struct tn_server *s,
+                                               const char *who, const char *name, const char *token, bool verbose,
+                                               const struct vole_tailnet_ops *ops)
+{
+    return tn_node_new_opts(n, loop, s, who, name, token, verbose, false, ops);
 }
 
 /* Both ready, the client knows agent dev and the agent knows the client. */
