@@ -17,6 +17,8 @@
 #   overlay: srv 198.19.0.1, cli 198.19.0.2, vole 198.19.0.3
 #
 # Usage (root): bench/wg_throughput.sh     env: VOLE, DURATION, KEEP_TMP=1
+# Sourced (bench/speedtest.sh), it only defines: wgpair_setup (the two
+# wireguard-go peers and the iperf3 server), iperf, ratio.
 
 # shellcheck disable=SC2034 # read by lib.sh
 LIB_TAG=vole-b # namespace prefix
@@ -33,10 +35,12 @@ NSV="$NS_PREFIX-vole"
 IFS_="vbs$$"
 IFC="vbc$$"
 
-setup() {
-	ns_new "$NSS" && ns_new "$NSC" && ns_new "$NSV" || return 1
+# wgpair_setup: ns srv and ns cli, a wireguard-go peer in each, iperf3 -s on
+# srv's overlay address 198.19.0.1:5201 (the baseline); srv also lists the
+# vole peer (198.19.0.3), which only vole_setup brings up
+wgpair_setup() {
+	ns_new "$NSS" && ns_new "$NSC" || return 1
 	veth_pair "$NSS" us 198.18.1.1/24 "$NSC" uc 198.18.1.2/24 || return 1
-	veth_pair "$NSS" usv 198.18.2.1/24 "$NSV" uv 198.18.2.2/24 || return 1
 	genkeys S && genkeys C && genkeys V || return 1
 	cat >"$TMPD/srv.conf" <<-EOF
 		[Interface]
@@ -62,6 +66,17 @@ setup() {
 		Endpoint = 198.18.1.1:51820
 		AllowedIPs = 198.19.0.0/24
 	EOF
+	chmod 644 "$TMPD"/*.conf
+	wggo_start "$NSS" "$IFS_" "$TMPD/srv.conf" 198.19.0.1/24 || return 1
+	wggo_start "$NSC" "$IFC" "$TMPD/cli.conf" 198.19.0.2/24 || return 1
+	spawn SRV_IPERF "$TMPD/iperf3-srv.log" nsx "$NSS" iperf3 -s -B 198.19.0.1 -p 5201
+	wait_for 10 tcp_listening "$NSS" 5201
+}
+
+# vole_setup: ns vole, linked to ns srv, and vole's config (the peer of srv)
+vole_setup() {
+	ns_new "$NSV" || return 1
+	veth_pair "$NSS" usv 198.18.2.1/24 "$NSV" uv 198.18.2.2/24 || return 1
 	cat >"$TMPD/vole.conf" <<-EOF
 		[Interface]
 		PrivateKey = $V_PRIV
@@ -74,11 +89,7 @@ setup() {
 		Endpoint = 198.18.2.1:51820
 		AllowedIPs = 198.19.0.0/24
 	EOF
-	chmod 644 "$TMPD"/*.conf
-	wggo_start "$NSS" "$IFS_" "$TMPD/srv.conf" 198.19.0.1/24 || return 1
-	wggo_start "$NSC" "$IFC" "$TMPD/cli.conf" 198.19.0.2/24 || return 1
-	spawn SRV_IPERF "$TMPD/iperf3-srv.log" nsx "$NSS" iperf3 -s -B 198.19.0.1 -p 5201
-	wait_for 10 tcp_listening "$NSS" 5201
+	chmod 644 "$TMPD/vole.conf"
 }
 
 # iperf NAME NS HOST PORT [-R]: one iperf3 run, receiver's rate into RATE_<NAME>
@@ -135,7 +146,7 @@ ratio() {
 row() { printf '%-46s %10s %12s\n' "$1" "$2" "$3"; }
 
 main() {
-	if ! setup; then
+	if ! wgpair_setup || ! vole_setup; then
 		echo "setup failed" >&2
 		exit 1
 	fi
@@ -155,4 +166,7 @@ main() {
 	row "vole -R: wg-go <- vole (-R, server sends)" "$RATE_vole_R_down" "$(ratio "$RATE_vole_R_down" "$RATE_wggo_down")"
 }
 
-main "$@"
+# run only when executed, not when sourced
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	main "$@"
+fi

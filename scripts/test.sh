@@ -38,6 +38,8 @@ if [ "$(id -u)" = 0 ]; then
   done
   step "scenario: tailnet (server, agent, forward across NAT routers)"
   VOLE="$top/build/vole" timeout 600 bash "$top/test/scenario/tailnet.sh" || status=1
+  step "scenario: speedtest (direct and over DERP, in network namespaces)"
+  VOLE="$top/build/vole" timeout 180 bash "$top/test/scenario/speedtest.sh" || status=1
 else
   step "interop and scenario tests skipped: they build network namespaces and need root"
 fi

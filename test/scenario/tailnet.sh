@@ -27,6 +27,7 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/../interop/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/topology.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need_root
 need_cmds ip nft ss ping setpriv timeout sha256sum "$PYTHON"
@@ -37,7 +38,6 @@ PACED="$SCN_DIR/pacedsend.py"
 XFER_BYTES=${XFER_BYTES:-4194304}
 PACED_BYTES=${PACED_BYTES:-6291456}   # mid-transfer cases: 6 MiB ...
 PACED_RATE=${PACED_RATE:-393216}      # ... at 384 KiB/s: some 16 s
-URL="http://$TOPO_SRV1:8080"
 FWD_PORT=7000
 SINK_PORT=9000
 DIRECT_WAIT=${DIRECT_WAIT:-20}        # a direct path appears within this (s)
@@ -45,8 +45,6 @@ DERP_SETTLE=${DERP_SETTLE:-10}        # a DERP case stays on DERP this long (s)
 ERR_REFUSED='vole forward: error: agent "dev": not found or not allowed'
 
 # ---------------------------------------------------------------- setup
-
-token() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 
 setup() {
 	topo_build || return 1
@@ -65,58 +63,6 @@ setup() {
 }
 
 # ---------------------------------------------------------------- vole processes
-
-# grep_log FILE PATTERN: a fixed string is in FILE
-grep_log() { grep -qF -- "$2" "$1" 2>/dev/null; }
-
-declare -A UNPRIV_SEEN
-# check_unpriv LABEL PID: once per LABEL, the running vole is nobody without caps
-check_unpriv() {
-	local out
-	[ -n "${UNPRIV_SEEN[$1]:-}" ] && return 0
-	UNPRIV_SEEN[$1]=1
-	if out=$(proc_unpriv "$2") && [[ $out == vole* ]]; then
-		pass "unprivileged: vole $1 ($out)"
-	else
-		fail "unprivileged: vole $1" "${out:-pid $2 gone}"
-	fi
-}
-
-SRV_PID='' SRV_N=0
-# server_start [--block-direct-connections]
-server_start() {
-	SRV_N=$((SRV_N + 1))
-	SRV_LOG="$TMPD/server-$SRV_N.log"
-	spawn SRV_PID "$SRV_LOG" run_unpriv "$NS_SRV" "$VOLE" server --listen "$TOPO_SRV1:8080" \
-		--tokens "$TMPD/tokens.json" --stun-listen "$TOPO_SRV1:3478" --stun-listen "$TOPO_SRV2:3478" \
-		--state-dir "$TMPD/state" "$@"
-	if ! wait_for 10 grep_log "$SRV_LOG" "server: listening on" || ! tcp_listening "$NS_SRV" 8080; then
-		log "vole server did not start"
-		show_log "$SRV_LOG"
-		return 1
-	fi
-	check_unpriv server "$SRV_PID"
-}
-
-server_stop() {
-	[ -n "$SRV_PID" ] && stop_pid "$SRV_PID" 5
-	SRV_PID=
-}
-
-AGT_PID='' AGT_N=0
-# agent_start NS NAME TOKEN: `vole agent NAME` exposing 8000 -> 127.0.0.1:9000
-agent_start() {
-	AGT_N=$((AGT_N + 1))
-	AGT_LOG="$TMPD/agent-$AGT_N-$2.log"
-	spawn AGT_PID "$AGT_LOG" run_unpriv "$1" "$VOLE" agent --url "$URL" --token "$3" --name "$2" \
-		--expose "8000:127.0.0.1:$SINK_PORT" -v
-	if ! wait_for 15 grep_log "$AGT_LOG" "agent: registered as $2"; then
-		log "vole agent $2 did not register"
-		show_log "$AGT_LOG"
-		return 1
-	fi
-	check_unpriv agent "$AGT_PID"
-}
 
 FWD_PID='' FWD_N=0
 # forward_start NAME TOKEN: `vole forward NAME -v`; waits for its listener
@@ -153,7 +99,7 @@ nodes_up() {
 		log "could not set the routers to $1 / $2"
 		return 1
 	fi
-	agent_start "$ns" "$name" "$tok" && forward_start "$name" "$TOK_CLI"
+	agent_start "$ns" "$name" "$tok" --expose "8000:127.0.0.1:$SINK_PORT" && forward_start "$name" "$TOK_CLI"
 }
 
 # ---------------------------------------------------------------- paths
@@ -241,12 +187,6 @@ xfer_abort() {
 
 # xfer SINK_NS: one whole transfer, bounded
 xfer() { xfer_start "$1" && xfer_wait 90; }
-
-# secs_since MS: seconds (one decimal) since the now_ms reading MS
-secs_since() { awk -v ms=$(($(now_ms) - $1)) 'BEGIN { printf "%.1f", ms / 1000 }'; }
-
-# snip FILE: the first 200 bytes on one line (for failure reasons)
-snip() { head -c 200 -- "$1" 2>/dev/null | tr -s '\n\t' '  '; }
 
 # ---------------------------------------------------------------- case helpers
 
@@ -668,7 +608,7 @@ t_13() {
 	}
 	nodes_stop
 	router_mode A prc && router_mode B prc
-	agent_start "$NS_AGT" dev "$TOK_DEV" || {
+	agent_start "$NS_AGT" dev "$TOK_DEV" --expose "8000:127.0.0.1:$SINK_PORT" || {
 		fail "case 13: token not allowed" "agent did not start"
 		return
 	}
