@@ -5,7 +5,7 @@
 # root; vole itself runs unprivileged in them).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 "$top/scripts/install-deps.sh" --test || exit 1
 
 status=0
@@ -30,6 +30,9 @@ step "fuzz: STUN, DERP frame, DERP HTTP, disco and coordinator parsers (libFuzze
 step "speedtest: a capture of the tunnel read back by tshark (loopback)"
 VOLE="$top/build/vole" timeout 180 bash "$top/test/speedtest/tshark.sh" || status=1
 
+step "vole ping NAME on loopback: checklist, pongs, verdict, summary, JSON, errors within the timeout"
+VOLE="$top/build/vole" timeout 300 bash "$top/test/ping/loopback.sh" || status=1
+
 if [ "$(id -u)" = 0 ]; then
   for t in "$top"/test/interop/*.sh; do
     [ "$(basename "$t")" = lib.sh ] && continue
@@ -40,6 +43,8 @@ if [ "$(id -u)" = 0 ]; then
   VOLE="$top/build/vole" timeout 600 bash "$top/test/scenario/tailnet.sh" || status=1
   step "scenario: speedtest (direct and over DERP, in network namespaces)"
   VOLE="$top/build/vole" timeout 180 bash "$top/test/scenario/speedtest.sh" || status=1
+  step "scenario: the diagnosis matrix of vole ping (one cause per case, and a clean one)"
+  VOLE="$top/build/vole" timeout 400 bash "$top/test/scenario/diagnosis.sh" || status=1
 else
   step "interop and scenario tests skipped: they build network namespaces and need root"
 fi

@@ -255,6 +255,11 @@ static void round_begin(struct vole_conn *c, uint64_t now)
         schedule_next(c);
         return;
     }
+    /* The coordinator tells peers about a node only once it has a home
+     * region: take the default one now rather than after a round that, with
+     * UDP blocked, lasts its whole 3 s. The round's result may move it. */
+    if (c->home == 0)
+        apply(c, NULL);
     c->stun_running = true;
     stun_prober_poll(&c->prober, now, emit, c);
     arm(c, (double)(stun_prober_deadline(&c->prober) - now) / 1e9);

@@ -6,6 +6,7 @@
 # timeout instead of a hang: an agent the token may not reach, an agent that
 # is not connected, a server that is not there; and usage errors (exit 2).
 # usage: VOLE=build/vole test/ping/loopback.sh
+# shellcheck disable=SC2015 # ok() never fails, so A && ok || bad is if-then-else here
 set -uo pipefail
 VOLE=${VOLE:-$(cd "$(dirname "$0")/../.." && pwd)/build/vole}
 PY=${PYTHON:-python3}
@@ -86,7 +87,7 @@ grep -q '^pong from dev' "$ERR" && ok "json: pong lines went to stderr" || bad "
 OUT="$dir/int.out" ERR="$dir/int.err"
 VOLE_URL="http://127.0.0.1:$PORT" VOLE_TOKEN=client-token-0123456789 "$VOLE" ping dev --wait 200ms >"$OUT" 2>"$ERR" &
 ipid=$!
-pids+=($ipid)
+pids+=("$ipid")
 wait_line "$OUT" '^pong from dev' && sleep 0.5
 kill -INT "$ipid"
 RC=0

@@ -35,14 +35,16 @@ check_unpriv() {
 }
 
 SRV_PID='' SRV_N=0
-# server_start [--block-direct-connections]: `vole server` on 198.18.0.1:8080,
-# STUN on both server addresses; waits until it listens
+# server_start [ARG...]: `vole server` on 198.18.0.1:8080 with these flags,
+# STUN on both server addresses unless the flags start with --stun-listen
+# (which then replace them); waits until it listens
 server_start() {
+	local stun=(--stun-listen "$TOPO_SRV1:3478" --stun-listen "$TOPO_SRV2:3478")
+	[ "${1:-}" = --stun-listen ] && stun=()
 	SRV_N=$((SRV_N + 1))
 	SRV_LOG="$TMPD/server-$SRV_N.log"
 	spawn SRV_PID "$SRV_LOG" run_unpriv "$NS_SRV" "$VOLE" server --listen "$TOPO_SRV1:8080" \
-		--tokens "$TMPD/tokens.json" --stun-listen "$TOPO_SRV1:3478" --stun-listen "$TOPO_SRV2:3478" \
-		--state-dir "$TMPD/state" "$@"
+		--tokens "$TMPD/tokens.json" "${stun[@]}" --state-dir "$TMPD/state" "$@"
 	if ! wait_for 10 grep_log "$SRV_LOG" "server: listening on" || ! tcp_listening "$NS_SRV" 8080; then
 		log "vole server did not start"
 		show_log "$SRV_LOG"
