@@ -93,27 +93,22 @@ speedtest() {
 # ------------------------------------------------------------------ ping RTT
 # >>> PING RTT: p50/p99 of `vole ping NAME`, direct and via DERP <<<
 # ping_rtt LABEL: called while the tailnet of one path is up (URL, ns lo);
-# sets PING_<LABEL> to "P50 / P99" in ms, or "n/a".  Runs only once
-# `vole ping --help` shows the NAME mode (issue #6); the invocation and the
-# pong line below follow Coder's (`pong from dev p2p via IP:PORT in 1.2ms`,
-# `... proxied via DERP(999) in 3ms`) and must be checked against vole's
-# CLI when it lands.
+# sets PING_<LABEL> to "P50 / P99" in ms, or "n/a". Pong lines round to the
+# millisecond (Coder's format), so the figures come from `-o json`, whose
+# latency_ms is the unrounded round trip of each disco ping.
 PING_COUNT=${PING_COUNT:-200}
 ping_rtt() {
-	local label=$1 out="$TMPD/ping-$1.out" p
+	local label=$1 out="$TMPD/ping-$1.json" p
 	printf -v "PING_$label" '%s' n/a
-	if ! "$VOLE" ping --help 2>&1 | grep -q '^usage: vole ping .*NAME'; then
-		log "ping $label: vole ping has no NAME mode yet: n/a"
-		return 0
-	fi
 	run_unpriv "$NSL" timeout $((PING_COUNT / 10 + 60)) "$VOLE" ping dev --url "$URL" --token "$TOK_CLIENT" \
-		-n "$PING_COUNT" --wait 10ms >"$out" 2>"$TMPD/ping-$1.err"
+		-n "$PING_COUNT" --wait 10ms -o json >"$out" 2>"$TMPD/ping-$1.err"
 	p=$("$PYTHON" - "$out" <<-'EOF'
-		import re, sys
-		unit = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3}
-		v = sorted(float(m.group(1)) * unit[m.group(2)]
-		           for m in re.finditer(r"^pong from \S+ .* in ([0-9.]+)(ns|us|µs|ms|s)$",
-		                                open(sys.argv[1], encoding="utf-8").read(), re.M))
+		import json, sys
+		try:
+		    pongs = json.load(open(sys.argv[1]))["pongs"]
+		except (OSError, ValueError, KeyError):
+		    pongs = []
+		v = sorted(p["latency_ms"] for p in pongs if "latency_ms" in p)
 		pct = lambda q: v[min(len(v) - 1, int(q * len(v)))]
 		print("%.3f / %.3f (%d pongs)" % (pct(0.5), pct(0.99), len(v)) if v else "n/a")
 	EOF
