@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "diag/agent_report.h"
+#include "io/logf.h"
 
 static void put(json_t *obj, const char *key, json_t *v, bool *ok)
 {
@@ -48,25 +49,14 @@ char *vole_agent_report_json(const struct vole_agent_report *r)
 
 /* ---- decoding ------------------------------------------------------------------ */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int read_count(const json_t *o, const char *key, uint32_t *out, char *err, size_t errlen)
 {
     const json_t *v = json_object_get(o, key);
 
     if (!json_is_integer(v))
-        return fail(err, errlen, "agent report: vole_disco.%s: %s", key, v ? "not an integer" : "missing");
+        return vole_errf(err, errlen, "agent report: vole_disco.%s: %s", key, v ? "not an integer" : "missing");
     if (json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX)
-        return fail(err, errlen, "agent report: vole_disco.%s: out of range", key);
+        return vole_errf(err, errlen, "agent report: vole_disco.%s: out of range", key);
     *out = (uint32_t)json_integer_value(v);
     return 0;
 }
@@ -76,7 +66,7 @@ static int read_disco(const json_t *v, struct vole_agent_report *out, char *err,
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_object(v))
-        return fail(err, errlen, "agent report: vole_disco: not an object");
+        return vole_errf(err, errlen, "agent report: vole_disco: not an object");
     if (read_count(v, "pings_sent", &out->disco.pings_sent, err, errlen) < 0 ||
         read_count(v, "pongs_received", &out->disco.pongs_received, err, errlen) < 0 ||
         read_count(v, "peer_pings_received", &out->disco.peer_pings_received, err, errlen) < 0)
@@ -93,7 +83,7 @@ static int read_netinfo(const json_t *v, struct vole_agent_report *out, char *er
         return 0;
     if (vole_netinfo_from_json(v, &out->netinfo, &out->preferred_derp, out->global_v4, out->global_v6, why,
                                sizeof why) < 0)
-        return fail(err, errlen, "agent report: net_info%s%s", json_is_object(v) ? "." : ": ", why);
+        return vole_errf(err, errlen, "agent report: net_info%s%s", json_is_object(v) ? "." : ": ", why);
     out->have_netinfo = true;
     return 0;
 }
@@ -105,7 +95,7 @@ static int read_ifaces(const json_t *v, struct vole_agent_report *out, char *err
     if (!v || json_is_null(v))
         return 0;
     if (vole_ifaces_from_report_json(v, &out->ifaces, why, sizeof why) < 0)
-        return fail(err, errlen, "agent report: interfaces%s%s", json_is_object(v) ? "." : ": ", why);
+        return vole_errf(err, errlen, "agent report: interfaces%s%s", json_is_object(v) ? "." : ": ", why);
     out->have_ifaces = true;
     return 0;
 }
@@ -116,13 +106,13 @@ static int read_body(const char *body, size_t len, struct vole_agent_report *out
     int rc = -1;
 
     if (len > VOLE_AGENT_REPORT_MAX)
-        return fail(err, errlen, "agent report: %zu bytes, more than %d", len, VOLE_AGENT_REPORT_MAX);
+        return vole_errf(err, errlen, "agent report: %zu bytes, more than %d", len, VOLE_AGENT_REPORT_MAX);
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return fail(err, errlen, "agent report: not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+        return vole_errf(err, errlen, "agent report: not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
                     jerr.column);
     if (!json_is_object(root))
-        fail(err, errlen, "agent report: not an object");
+        vole_errf(err, errlen, "agent report: not an object");
     else if (read_netinfo(json_object_get(root, "net_info"), out, err, errlen) == 0 &&
              read_ifaces(json_object_get(root, "interfaces"), out, err, errlen) == 0 &&
              read_disco(json_object_get(root, "vole_disco"), out, err, errlen) == 0)

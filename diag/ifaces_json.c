@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "diag/ifaces.h"
+#include "io/logf.h"
 
 #define MTU_MESSAGE_MAX (IF_NAMESIZE + 160)
 
@@ -95,17 +96,6 @@ json_t *vole_ifaces_report_json(const struct vole_ifaces *x)
 
 /* ---- decoding ---------------------------------------------------------------- */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* "ip/len" as Go's net.IPNet prints it; the host bits are kept. */
 static bool parse_address(const char *s, struct vole_ping_ifaddr *a)
 {
@@ -132,10 +122,10 @@ static int read_name(const json_t *v, const char *what, bool empty_ok, char out[
                      size_t errlen)
 {
     if (!json_is_string(v))
-        return fail(err, errlen, "%s: %s", what, v ? "not a string" : "missing");
+        return vole_errf(err, errlen, "%s: %s", what, v ? "not a string" : "missing");
     size_t len = json_string_length(v);
     if ((!empty_ok && len == 0) || len >= IF_NAMESIZE || strlen(json_string_value(v)) != len)
-        return fail(err, errlen, "%s: not an interface name (1 to %d bytes, no NUL)", what, IF_NAMESIZE - 1);
+        return vole_errf(err, errlen, "%s: not an interface name (1 to %d bytes, no NUL)", what, IF_NAMESIZE - 1);
     memcpy(out, json_string_value(v), len + 1);
     return 0;
 }
@@ -150,14 +140,14 @@ static int read_addrs(const json_t *arr, size_t i, struct vole_ifaces *out, char
     if (!arr || json_is_null(arr))
         return 0;
     if (!json_is_array(arr))
-        return fail(err, errlen, "interfaces[%zu].addresses: not an array", i);
+        return vole_errf(err, errlen, "interfaces[%zu].addresses: not an array", i);
     if (json_array_size(arr) > VOLE_IFACES_MAX_ADDRS - out->n_addrs)
-        return fail(err, errlen, "interfaces[%zu].addresses: more than %d addresses in all", i, VOLE_IFACES_MAX_ADDRS);
+        return vole_errf(err, errlen, "interfaces[%zu].addresses: more than %d addresses in all", i, VOLE_IFACES_MAX_ADDRS);
     json_array_foreach (arr, k, v) {
         if (!json_is_string(v))
-            return fail(err, errlen, "interfaces[%zu].addresses[%zu]: not a string", i, k);
+            return vole_errf(err, errlen, "interfaces[%zu].addresses[%zu]: not a string", i, k);
         if (!parse_address(json_string_value(v), &out->addrs[out->n_addrs]))
-            return fail(err, errlen, "interfaces[%zu].addresses[%zu]: \"%.64s\" is not an address/prefix length", i,
+            return vole_errf(err, errlen, "interfaces[%zu].addresses[%zu]: \"%.64s\" is not an address/prefix length", i,
                         k, json_string_value(v));
         out->n_addrs++;
         it->n_addrs++;
@@ -171,14 +161,14 @@ static int read_iface(const json_t *o, size_t i, struct vole_ifaces *out, char *
     const json_t *mtu = json_object_get(o, "mtu");
 
     if (!json_is_object(o))
-        return fail(err, errlen, "interfaces[%zu]: not an object", i);
+        return vole_errf(err, errlen, "interfaces[%zu]: not an object", i);
     snprintf(what, sizeof what, "interfaces[%zu].name", i);
     if (read_name(json_object_get(o, "name"), what, false, out->names[i], err, errlen) < 0)
         return -1;
     if (!json_is_integer(mtu))
-        return fail(err, errlen, "interfaces[%zu].mtu: %s", i, mtu ? "not an integer" : "missing");
+        return vole_errf(err, errlen, "interfaces[%zu].mtu: %s", i, mtu ? "not an integer" : "missing");
     if (json_integer_value(mtu) < INT_MIN || json_integer_value(mtu) > INT_MAX)
-        return fail(err, errlen, "interfaces[%zu].mtu: out of range", i);
+        return vole_errf(err, errlen, "interfaces[%zu].mtu: out of range", i);
     /* A report lists only interfaces that are up. */
     out->ifaces[i] = (struct vole_ping_iface){ .name = out->names[i], .mtu = (int)json_integer_value(mtu), .up = true };
     return read_addrs(json_object_get(o, "addresses"), i, out, err, errlen);
@@ -190,12 +180,12 @@ static int read_report(const json_t *j, struct vole_ifaces *out, char *err, size
     size_t i;
 
     if (!json_is_object(j))
-        return fail(err, errlen, "not an object");
+        return vole_errf(err, errlen, "not an object");
     list = json_object_get(j, "interfaces");
     if (list && !json_is_null(list) && !json_is_array(list))
-        return fail(err, errlen, "interfaces: not an array");
+        return vole_errf(err, errlen, "interfaces: not an array");
     if (json_array_size(list) > VOLE_IFACES_MAX)
-        return fail(err, errlen, "interfaces: %zu entries, more than %d", json_array_size(list), VOLE_IFACES_MAX);
+        return vole_errf(err, errlen, "interfaces: %zu entries, more than %d", json_array_size(list), VOLE_IFACES_MAX);
     json_array_foreach (list, i, v) {
         if (read_iface(v, i, out, err, errlen) < 0)
             return -1;

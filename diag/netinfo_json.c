@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "diag/agent_report.h"
+#include "io/logf.h"
 
 #define GLOBAL_MAX 64
 
@@ -57,17 +58,6 @@ json_t *vole_netinfo_json(const struct vole_ping_netinfo *n, long long preferred
     return o;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* Missing or null is Go's zero value, "". */
 static int read_global(const json_t *j, const char *key, char out[GLOBAL_MAX], char *err, size_t errlen)
 {
@@ -77,10 +67,10 @@ static int read_global(const json_t *j, const char *key, char out[GLOBAL_MAX], c
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_string(v))
-        return fail(err, errlen, "%s: not a string", key);
+        return vole_errf(err, errlen, "%s: not a string", key);
     size_t len = json_string_length(v);
     if (len >= GLOBAL_MAX || strlen(json_string_value(v)) != len)
-        return fail(err, errlen, "%s: longer than %d bytes or holding a NUL", key, GLOBAL_MAX - 1);
+        return vole_errf(err, errlen, "%s: longer than %d bytes or holding a NUL", key, GLOBAL_MAX - 1);
     memcpy(out, json_string_value(v), len + 1);
     return 0;
 }
@@ -92,15 +82,15 @@ static int read_fields(const json_t *j, struct vole_ping_netinfo *n, long long *
     const json_t *pd = json_object_get(j, "PreferredDERP");
 
     if (!json_is_object(j))
-        return fail(err, errlen, "not an object");
+        return vole_errf(err, errlen, "not an object");
     if (udp && !json_is_boolean(udp))
-        return fail(err, errlen, "UDP: not a boolean");
+        return vole_errf(err, errlen, "UDP: not a boolean");
     n->udp = json_is_true(udp);
     if (mv && !json_is_boolean(mv) && !json_is_null(mv))
-        return fail(err, errlen, "MappingVariesByDestIP: not a boolean or null");
+        return vole_errf(err, errlen, "MappingVariesByDestIP: not a boolean or null");
     n->mapping_varies = json_is_true(mv) ? VOLE_PING_YES : json_is_false(mv) ? VOLE_PING_NO : VOLE_PING_UNKNOWN;
     if (pd && !json_is_integer(pd))
-        return fail(err, errlen, "PreferredDERP: not an integer");
+        return vole_errf(err, errlen, "PreferredDERP: not an integer");
     *preferred_derp = pd ? json_integer_value(pd) : 0;
     if (read_global(j, "GlobalV4", v4, err, errlen) < 0 || read_global(j, "GlobalV6", v6, err, errlen) < 0)
         return -1;

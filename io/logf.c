@@ -20,3 +20,13 @@ void vole_logf(vole_log_fn log, void *ctx, const char *fmt, ...)
     vole_vlogf(log, ctx, fmt, ap);
     va_end(ap);
 }
+
+int vole_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}

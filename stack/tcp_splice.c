@@ -34,6 +34,7 @@
 #include "stack/runtime.h"
 #include "stack/stack_priv.h"
 #include "stack/tcp_splice.h"
+#include "stack/pcb.h"
 
 #define VOLE_SPLICE_READ_CHUNK  ((size_t)64 * 1024)
 /* Bytes read from one socket per readiness event, so one busy connection
@@ -91,14 +92,6 @@ static size_t min_sz(size_t a, size_t b)
 
 /* ---- teardown ---------------------------------------------------------- */
 
-static void detach_pcb(struct tcp_pcb *pcb)
-{
-    tcp_arg(pcb, NULL);
-    tcp_recv(pcb, NULL);
-    tcp_sent(pcb, NULL);
-    tcp_err(pcb, NULL);
-}
-
 static void close_fd(struct vole_splice *sp, bool reset)
 {
     struct ev_loop *loop = sp->stack->loop;
@@ -128,7 +121,7 @@ void vole_splice_reset(struct vole_splice *sp)
     if (sp->pcb) {
         struct tcp_pcb *pcb = sp->pcb;
         sp->pcb = NULL;
-        detach_pcb(pcb);   /* tcp_abort would call our err callback */
+        vole_pcb_detach(pcb);   /* tcp_abort would call our err callback */
         tcp_abort(pcb);
     }
     if (sp->fd >= 0)
@@ -416,7 +409,7 @@ static void release_pcb(struct vole_splice *sp)
      * tcp_close from answering "unread data" with a RST. */
     credit_window(sp, sp->q.bytes);
     sp->pcb = NULL;
-    detach_pcb(pcb);
+    vole_pcb_detach(pcb);
     if (tcp_close(pcb) != ERR_OK)
         tcp_abort(pcb);
 }

@@ -17,6 +17,7 @@
 #include "stack/stack.h"
 #include "tailnet/diag.h"
 #include "tailnet/node_int.h"
+#include "stack/pcb.h"
 
 #define RC_HEAD_MAX 8192
 #define RC_BUF_MAX (RC_HEAD_MAX + VOLE_AGENT_REPORT_MAX)
@@ -39,27 +40,13 @@ struct tn_fetch {
     char err[160];
 };
 
-static void detach(struct tcp_pcb *pcb)
-{
-    tcp_arg(pcb, NULL);
-    tcp_recv(pcb, NULL);
-    tcp_sent(pcb, NULL);
-    tcp_err(pcb, NULL);
-}
-
 /* Releases the pcb; the value is what an lwIP callback returns. */
 static err_t release(struct tn_fetch *f, bool graceful)
 {
     struct tcp_pcb *pcb = f->pcb;
 
     f->pcb = NULL;
-    if (!pcb)
-        return ERR_OK;
-    detach(pcb);
-    if (graceful && tcp_close(pcb) == ERR_OK)
-        return ERR_OK;
-    tcp_abort(pcb);
-    return ERR_ABRT;
+    return pcb ? vole_pcb_release(pcb, graceful) : ERR_OK;
 }
 
 static void unlink_fetch(struct tn_fetch *f)

@@ -20,6 +20,7 @@
 #include "tailnet/conn.h"
 #include "tailnet/diag.h"
 #include "tailnet/node_int.h"
+#include "stack/pcb.h"
 
 #define RS_HEAD_MAX 8192
 #define RS_TIMEOUT_S 5.0
@@ -42,14 +43,6 @@ struct tn_report_server {
     struct rs_conn *conns[RS_MAX_CONNS];
 };
 
-static void detach(struct tcp_pcb *pcb)
-{
-    tcp_arg(pcb, NULL);
-    tcp_recv(pcb, NULL);
-    tcp_sent(pcb, NULL);
-    tcp_err(pcb, NULL);
-}
-
 static void conn_free(struct rs_conn *c)
 {
     struct tn_report_server *srv = c->srv;
@@ -65,16 +58,8 @@ static void conn_free(struct rs_conn *c)
  * callback must return (ERR_ABRT once the pcb was aborted). */
 static err_t conn_end(struct rs_conn *c, bool graceful)
 {
-    struct tcp_pcb *pcb = c->pcb;
-    err_t rc = ERR_OK;
+    err_t rc = c->pcb ? vole_pcb_release(c->pcb, graceful) : ERR_OK;
 
-    if (pcb) {
-        detach(pcb);
-        if (!graceful || tcp_close(pcb) != ERR_OK) {
-            tcp_abort(pcb);
-            rc = ERR_ABRT;
-        }
-    }
     conn_free(c);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "tailnet/speedtest_int.h"
+#include "stack/pcb.h"
 
 uint64_t st_now_ns(void)
 {
@@ -22,21 +23,12 @@ uint64_t st_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void detach(struct tcp_pcb *pcb)
-{
-    tcp_arg(pcb, NULL);
-    tcp_recv(pcb, NULL);
-    tcp_sent(pcb, NULL);
-    tcp_err(pcb, NULL);
-    tcp_poll(pcb, NULL, 0);
-}
-
 /* Graceful: FIN after whatever is queued (lwIP keeps the pcb until then). */
 static void release_pcb(struct st_conn *c, bool graceful)
 {
     if (!c->pcb)
         return;
-    detach(c->pcb);
+    vole_pcb_detach(c->pcb);
     if (graceful && tcp_close(c->pcb) == ERR_OK) {
         c->pcb = NULL;
         return;

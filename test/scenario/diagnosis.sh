@@ -42,14 +42,7 @@ M_AWS_CLI="Client IP address is within an AWS range (AWS uses hard NAT)"
 M_AWS_AGT="Agent IP address is within an AWS range (AWS uses hard NAT)"
 
 setup() {
-	topo_build || return 1
-	TOK_DEV=$(token) TOK_CLI=$(token)
-	cat >"$TMPD/tokens.json" <<-EOF
-		{"agents": [{"name": "dev", "token": "$TOK_DEV"}],
-		 "clients": [{"token": "$TOK_CLI", "agents": ["dev"]}]}
-	EOF
-	chmod 644 "$TMPD/tokens.json"
-	mkdir -p "$TMPD/state" && chown nobody:nogroup "$TMPD/state" || return 1
+	topo_build && tokens_dev || return 1
 	# the hosts' public addresses as the routers show them in open mode
 	cat >"$TMPD/aws.json" <<-EOF
 		{"syncToken": "1", "prefixes": [{"ip_prefix": "198.18.10.0/24", "region": "test", "service": "EC2"}],
@@ -277,21 +270,13 @@ t_aws() {
 
 ALL=(clean block_direct disable_direct udp_client udp_agent hardnat_client hardnat_agent no_stun
 	mtu_client mtu_agent vpn_route firewall_agent aws)
-CASES=("$@")
-[ ${#CASES[@]} -eq 0 ] && CASES=("${ALL[@]}")
 
 if ! setup; then
 	fail setup "topology or files could not be created"
 	finish
 fi
 T_START=$(now_ms)
-for c in "${CASES[@]}"; do
-	if [ "$(type -t "t_$c")" != function ]; then
-		fail "$c" "no such case (cases: ${ALL[*]})"
-		continue
-	fi
-	"t_$c"
-done
+run_cases "$@"
 agent_stop
 server_stop
 log "scenario time $(( ($(now_ms) - T_START) / 1000 )) s"

@@ -74,3 +74,31 @@ agent_start() {
 	fi
 	check_unpriv agent "$AGT_PID"
 }
+
+# tokens_dev: $TMPD/tokens.json with agent "dev" (token TOK_DEV) and one
+# client token (TOK_CLI) that may reach it, readable by nobody, and the
+# server's state directory
+tokens_dev() {
+	TOK_DEV=$(token) TOK_CLI=$(token)
+	cat >"$TMPD/tokens.json" <<-EOF
+		{"agents": [{"name": "dev", "token": "$TOK_DEV"}],
+		 "clients": [{"token": "$TOK_CLI", "agents": ["dev"]}]}
+	EOF
+	chmod 644 "$TMPD/tokens.json"
+	mkdir -p "$TMPD/state" && chown nobody:nogroup "$TMPD/state"
+}
+
+# run_cases [CASE...]: each case t_CASE in turn, every one of ALL when none
+# is named; an unknown name fails. RAN_<CASE>=1 once a case has run.
+run_cases() {
+	local c cases=("$@")
+	[ ${#cases[@]} -eq 0 ] && cases=("${ALL[@]}")
+	for c in "${cases[@]}"; do
+		if [ "$(type -t "t_$c")" != function ]; then
+			fail "$c" "no such case (cases: ${ALL[*]})"
+			continue
+		fi
+		"t_$c"
+		printf -v "RAN_$c" 1
+	done
+}

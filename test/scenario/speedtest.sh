@@ -41,14 +41,8 @@ ERR_NO_DIRECT='vole speedtest: error: no direct connection to dev after 30s (sti
 OUT="$TMPD/out"     # written by vole (nobody): the pcap files
 
 setup() {
-	topo_build || return 1
-	TOK_DEV=$(token) TOK_CLI=$(token)
-	cat >"$TMPD/tokens.json" <<-EOF
-		{"agents": [{"name": "dev", "token": "$TOK_DEV"}],
-		 "clients": [{"token": "$TOK_CLI", "agents": ["dev"]}]}
-	EOF
-	chmod 644 "$TMPD/tokens.json"
-	mkdir -p "$TMPD/state" "$OUT" && chown nobody:nogroup "$TMPD/state" "$OUT"
+	topo_build && tokens_dev || return 1
+	mkdir -p "$OUT" && chown nobody:nogroup "$OUT"
 }
 
 # ---------------------------------------------------------------- one run

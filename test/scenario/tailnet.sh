@@ -634,22 +634,13 @@ t_13() {
 # ---------------------------------------------------------------- main
 
 ALL=(topology 1 2 3 4 5 6 7 8 9 10 11 12 13)
-CASES=("$@")
-[ ${#CASES[@]} -eq 0 ] && CASES=("${ALL[@]}")
 
 if ! setup; then
 	fail setup "topology or files could not be created"
 	finish
 fi
 T_START=$(now_ms)
-for c in "${CASES[@]}"; do
-	if [ "$(type -t "t_$c")" != function ]; then
-		fail "$c" "no such case (cases: ${ALL[*]})"
-		continue
-	fi
-	"t_$c"
-	[ "$c" = 9 ] && RAN_9=1
-done
+run_cases "$@"
 nodes_stop
 server_stop
 log "scenario time $(( ($(now_ms) - T_START) / 1000 )) s"
