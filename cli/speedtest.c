@@ -18,6 +18,8 @@
 #include "diag/speedtest_format.h"
 #include "stack/pcap_tap.h"
 #include "stack/ping.h"
+#include "diag/ping_report.h"
+#include "tailnet/diag.h"
 #include "tailnet/node.h"
 #include "tailnet/speedtest.h"
 
@@ -174,8 +176,10 @@ static void finish(struct speedtest *st, int rc, const char *why)
     ev_break(st->loop, EVBREAK_ALL);
 }
 
-/* "DERP(999)" or "198.18.0.5:41641" or "[2001:db8::1]:41641". */
-static const char *path_text(char *buf, size_t len, const struct vole_tailnet_path *p)
+/* "DERP(Frankfurt)" (the region's name, as `coder speedtest` and the pong
+ * lines say it; "unknown" for a region not in the map) or "198.18.0.5:41641"
+ * or "[2001:db8::1]:41641". */
+static const char *path_text(char *buf, size_t len, const struct vole_tailnet_path *p, const struct derp_map *m)
 {
     char ip[INET6_ADDRSTRLEN];
 
@@ -183,7 +187,7 @@ static const char *path_text(char *buf, size_t len, const struct vole_tailnet_pa
         inet_ntop(p->direct.family == 6 ? AF_INET6 : AF_INET, p->direct.addr, ip, sizeof ip);
         snprintf(buf, len, p->direct.family == 6 ? "[%s]:%u" : "%s:%u", ip, p->direct.port);
     } else if (p->kind == VOLE_PATH_DERP) {
-        snprintf(buf, len, "DERP(%" PRId32 ")", p->derp_region);
+        snprintf(buf, len, "DERP(%s)", vole_ping_region_name(m, p->derp_region));
     } else {
         snprintf(buf, len, "an unknown path");
     }
@@ -204,7 +208,7 @@ static void on_started(void *ctx, uint64_t rtt_ns)
     char path[96], line[VOLE_SPEEDTEST_LINE_STR_MAX];
 
     vole_tailnet_peer_path(st->t, st->agent, &p);
-    fprintf(stderr, "%" PRIu64 "ms via %s\n", round_ms(rtt_ns), path_text(path, sizeof path, &p));
+    fprintf(stderr, "%" PRIu64 "ms via %s\n", round_ms(rtt_ns), path_text(path, sizeof path, &p, vole_tailnet_derp_map(st->t)));
     fprintf(stderr, "%s\n", vole_speedtest_starting_line(line, st->duration_ns, st->direction));
 }
 
@@ -306,7 +310,7 @@ static void check_direct(struct speedtest *st, const ip_addr_t *dst)
     }
     if (st->waited >= DIRECT_WAIT_S) {
         snprintf(why, sizeof why, "no direct connection to %s after %.0fs (still via %s)", st->agent, DIRECT_WAIT_S,
-                 path_text(path, sizeof path, &p));
+                 path_text(path, sizeof path, &p, vole_tailnet_derp_map(st->t)));
         finish(st, 1, why);
         return;
     }
@@ -314,7 +318,7 @@ static void check_direct(struct speedtest *st, const ip_addr_t *dst)
         st->pinger = vole_pinger_new(vole_tailnet_stack(st->t), dst, on_ping_reply, st);
     if (st->ping_rtt_ns)
         fprintf(stderr, "Waiting for a direct connection... (%" PRIu64 "ms via %s)\n", round_ms(st->ping_rtt_ns),
-                path_text(path, sizeof path, &p));
+                path_text(path, sizeof path, &p, vole_tailnet_derp_map(st->t)));
     if (st->pinger)
         vole_pinger_send(st->pinger, st->ping_seq++, 0);
 }

@@ -8,6 +8,7 @@
 # process runs as nobody with no capabilities (run_unpriv).
 
 URL="http://$TOPO_SRV1:8080"
+REGION_NAME=vole-test   # the server's region 999, as pong and path lines name it
 
 # token: 32 random hex digits
 token() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
@@ -44,7 +45,7 @@ server_start() {
 	SRV_N=$((SRV_N + 1))
 	SRV_LOG="$TMPD/server-$SRV_N.log"
 	spawn SRV_PID "$SRV_LOG" run_unpriv "$NS_SRV" "$VOLE" server --listen "$TOPO_SRV1:8080" \
-		--tokens "$TMPD/tokens.json" "${stun[@]}" --state-dir "$TMPD/state" "$@"
+		--tokens "$TMPD/tokens.json" "${stun[@]}" --state-dir "$TMPD/state" --region-name "$REGION_NAME" "$@"
 	if ! wait_for 10 grep_log "$SRV_LOG" "server: listening on" || ! tcp_listening "$NS_SRV" 8080; then
 		log "vole server did not start"
 		show_log "$SRV_LOG"

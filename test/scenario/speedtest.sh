@@ -17,7 +17,7 @@
 # (speedtest_check.py checks rows, intervals and that the total is the sum of
 # the intervals), a 1 s run with --pcap-file read back by `tshark -r` (a 5 s
 # capture at full speed would be hundreds of MB); the path each ran on is its
-# "Nms via ..." line: "via IP:PORT" or "via DERP(999)".  Over DERP, -d must
+# "Nms via ..." line: "via IP:PORT" or "via DERP(vole-test)".  Over DERP, -d must
 # fail on its own with a clear message (it waits 30 s; it runs alongside the
 # other DERP runs).  Speed is printed, never judged.
 #
@@ -37,7 +37,7 @@ CHECK="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/speedtest_check.py"
 DURATION_S=5        # vole speedtest's default, never passed on the command line
 RUN_LIMIT=60        # one run of 5 s, path setup included, ends within this (s)
 DIRECT_FAIL_MAX=38  # -d without a direct path: vole gives up after 30 s
-ERR_NO_DIRECT='vole speedtest: error: no direct connection to dev after 30s (still via DERP(999))'
+ERR_NO_DIRECT='vole speedtest: error: no direct connection to dev after 30s (still via DERP(vole-test))'
 OUT="$TMPD/out"     # written by vole (nobody): the pcap files
 
 setup() {
@@ -97,7 +97,7 @@ st_diag() {
 }
 
 # st_expect_ok NAME KIND: the last run exited 0, ran on KIND (direct: IP:PORT
-# of the agent's host; derp: DERP(999)), printed its starting line
+# of the agent's host; derp: DERP(vole-test)), printed its starting line
 st_expect_ok() {
 	local name=$1 kind=$2 via want dir
 	via=$(st_via)
@@ -198,10 +198,10 @@ t_derp() {
 		fail "derp: -d without a direct path" "exit status $ST_RC after $ST_SECS s (124: still running at ${DIRECT_FAIL_MAX} s), want 1 and the line '$ERR_NO_DIRECT' and no table"
 		st_diag
 	fi
-	if grep -q '^Waiting for a direct connection\.\.\. ([0-9]*ms via DERP(999))$' "$ST_ERR"; then
+	if grep -q '^Waiting for a direct connection\.\.\. ([0-9]*ms via DERP(vole-test))$' "$ST_ERR"; then
 		pass "derp: -d says it is waiting: $(grep -m1 '^Waiting' "$ST_ERR")"
 	else
-		fail "derp: -d" "no 'Waiting for a direct connection... (Nms via DERP(999))' line"
+		fail "derp: -d" "no 'Waiting for a direct connection... (Nms via DERP(vole-test))' line"
 	fi
 	router_udp A restore
 }
