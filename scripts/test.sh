@@ -30,6 +30,9 @@ step "fuzz: STUN, DERP frame, DERP HTTP, disco and coordinator parsers (libFuzze
 step "speedtest: a capture of the tunnel read back by tshark (loopback)"
 VOLE="$top/build/vole" timeout 180 bash "$top/test/speedtest/tshark.sh" || status=1
 
+step "docs/TROUBLESHOOTING.md has every anchor and message vole ping prints"
+python3 "$top/test/docs/troubleshooting.py" "$top" || status=1
+
 step "vole ping NAME on loopback: checklist, pongs, verdict, summary, JSON, errors within the timeout"
 VOLE="$top/build/vole" timeout 300 bash "$top/test/ping/loopback.sh" || status=1
 
