@@ -83,6 +83,14 @@ PY
 then ok "json: a document with 2 pongs and the summary"; else bad "json (exit $RC)" "$OUT" "$ERR"; fi
 grep -q '^pong from dev' "$ERR" && ok "json: pong lines went to stderr" || bad "json: no pong lines on stderr" "$ERR"
 
+# ---- --utc / --time: an RFC 3339 prefix on each pong line
+vping utc dev -n 1 --utc
+grep -Eq '^\[[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\] pong from dev ' "$OUT" &&
+  ok "--utc: [YYYY-MM-DDThh:mm:ssZ] before the pong" || bad "--utc" "$OUT"
+vping time dev -n 1 --time
+grep -Eq '^\[[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})\] pong from dev ' "$OUT" &&
+  ok "--time: the local time before the pong" || bad "--time" "$OUT"
+
 # ---- -n 0 until SIGINT: the verdict and the summary still come
 OUT="$dir/int.out" ERR="$dir/int.err"
 VOLE_URL="http://127.0.0.1:$PORT" VOLE_TOKEN=client-token-0123456789 "$VOLE" ping dev --wait 200ms >"$OUT" 2>"$ERR" &
