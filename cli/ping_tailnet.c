@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/ping_node.h"
 #include "coord/tokens.h"
 #include "diag/duration.h"
@@ -61,25 +62,6 @@ static int parse_dur(const char *flag, const char *v, bool zero_ok, int64_t *out
     return 0;
 }
 
-/* VOLE_DISABLE_DIRECT_CONNECTIONS as Go's strconv.ParseBool reads it. */
-static int env_bool(const char *name, bool *out)
-{
-    static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };
-    static const char *const no[] = { "0", "f", "F", "FALSE", "false", "False" };
-    const char *v = getenv(name);
-
-    if (!v || !*v)
-        return 0;
-    for (size_t i = 0; i < 6; i++) {
-        if (strcmp(v, yes[i]) == 0 || strcmp(v, no[i]) == 0) {
-            *out = strcmp(v, yes[i]) == 0;
-            return 0;
-        }
-    }
-    fprintf(stderr, "vole ping: %s=\"%s\": want true or false\n", name, v);
-    return -1;
-}
-
 static int check_args(struct tping_args *a)
 {
     if (!a->cfg.url)
@@ -123,7 +105,7 @@ static int parse_args(int argc, char **argv, struct tping_args *a)
     };
     int c;
 
-    if (env_bool("VOLE_DISABLE_DIRECT_CONNECTIONS", &a->cfg.disable_direct) < 0)
+    if (cli_env_bool("ping", "VOLE_DISABLE_DIRECT_CONNECTIONS", &a->cfg.disable_direct) < 0)
         return -1;
     opterr = 0;
     optind = 1;

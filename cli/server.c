@@ -80,17 +80,6 @@ static int add_stun(struct server_args *a, const char *spec, const char *from)
     return 0;
 }
 
-static int parse_bool(const char *v, bool *out)
-{
-    if (!strcasecmp(v, "true") || !strcmp(v, "1"))
-        *out = true;
-    else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !*v)
-        *out = false;
-    else
-        return -1;
-    return 0;
-}
-
 static int parse_region_id(const char *v, long long *out, const char *from)
 {
     char *end;
@@ -123,8 +112,8 @@ static int read_env(struct server_args *a)
     a->cfg.state_dir = env("VOLE_STATE_DIR");
     a->cfg.region_name = env("VOLE_REGION_NAME");
     a->cfg.derp_map_file = env("VOLE_DERP_MAP");
-    if ((v = env("VOLE_BLOCK_DIRECT")) && parse_bool(v, &a->cfg.block_direct) < 0) {
-        fprintf(stderr, "vole server: VOLE_BLOCK_DIRECT: want true, 1, false or 0, not \"%s\"\n", v);
+    if ((v = env("VOLE_BLOCK_DIRECT")) && cli_parse_bool(v, &a->cfg.block_direct) < 0) {
+        fprintf(stderr, "vole server: VOLE_BLOCK_DIRECT: want true or false (1, 0), not \"%s\"\n", v);
         return -1;
     }
     if ((v = env("VOLE_REGION_ID")) && parse_region_id(v, &a->cfg.region_id, "VOLE_REGION_ID") < 0)

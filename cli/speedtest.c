@@ -37,6 +37,7 @@ static const char USAGE[] =
     "  -t, --time D       test duration, a Go duration up to 30s (default 5s)\n"
     "  --direction DIR    down: the agent sends (default); up: this machine sends\n"
     "  -d, --direct       wait (up to 30s) for a direct UDP path first; fail without one\n"
+    "  --disable-direct-connections  DERP only (VOLE_DISABLE_DIRECT_CONNECTIONS)\n"
     "  --pcap-file FILE   write the tunnel's inner IP packets during the test (pcap, raw IP)\n"
     "  -o, --output FMT   table (default) or json\n"
     "  --url URL          the server, http:// or https:// (default: $VOLE_URL)\n"
@@ -84,6 +85,10 @@ static int check_args(struct speedtest *st)
         st->cfg.url = getenv("VOLE_URL");
     if (!st->cfg.token)
         st->cfg.token = getenv("VOLE_TOKEN");
+    if (st->direct && st->cfg.disable_direct) {
+        fprintf(stderr, "vole speedtest: --direct (-d) is incompatible with --disable-direct-connections\n");
+        return -1;
+    }
     if (!st->agent) {
         fprintf(stderr, "vole speedtest: the agent NAME is required\n%s", USAGE);
         return -1;
@@ -113,17 +118,20 @@ static int bad_value(const char *flag, const char *v, const char *want)
 /* 0 ok, 1 help printed, -1 error printed */
 static int parse_args(int argc, char **argv, struct speedtest *st)
 {
-    enum { O_URL = 256, O_TOKEN, O_DIRECTION, O_PCAP, O_INSECURE, O_CA };
+    enum { O_URL = 256, O_TOKEN, O_DIRECTION, O_PCAP, O_INSECURE, O_CA, O_NODIRECT };
     static const struct option opts[] = {
         { "time", required_argument, NULL, 't' },         { "direction", required_argument, NULL, O_DIRECTION },
         { "direct", no_argument, NULL, 'd' },             { "pcap-file", required_argument, NULL, O_PCAP },
         { "output", required_argument, NULL, 'o' },       { "url", required_argument, NULL, O_URL },
         { "token", required_argument, NULL, O_TOKEN },    { "insecure", no_argument, NULL, O_INSECURE },
         { "ca-file", required_argument, NULL, O_CA },     { "verbose", no_argument, NULL, 'v' },
+        { "disable-direct-connections", no_argument, NULL, O_NODIRECT },
         { "help", no_argument, NULL, 'h' },               { NULL, 0, NULL, 0 },
     };
     int c;
 
+    if (cli_env_bool("speedtest", "VOLE_DISABLE_DIRECT_CONNECTIONS", &st->cfg.disable_direct) < 0)
+        return -1;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":t:do:vh", opts, NULL)) != -1) {
@@ -138,6 +146,7 @@ static int parse_args(int argc, char **argv, struct speedtest *st)
                 return bad_value("--direction", optarg, "want down or up");
             break;
         case 'd': st->direct = true; break;
+        case O_NODIRECT: st->cfg.disable_direct = true; break;
         case O_PCAP: st->pcap_path = optarg; break;
         case 'o':
             if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `vole speedtest --pcap-file` on loopback, read back by `tshark -r`: a vole
 # server, an agent and a 1 s speedtest in each direction, the capture must
-# hold TCP to the agent's overlay port 3 as tshark decodes it.
+# hold TCP to the agent's overlay port 3 as tshark decodes it. Then
+# --disable-direct-connections: the test runs over DERP, and with -d it is a
+# usage error.
 # usage: VOLE=build/vole test/speedtest/tshark.sh   (exit 77: tshark missing)
 set -uo pipefail
 VOLE=${VOLE:-$(cd "$(dirname "$0")/../.." && pwd)/build/vole}
@@ -34,4 +36,14 @@ for dir_ in down up; do
   [ "$n" -gt 100 ] || fail "tshark -r $pcap: $n packets to or from port 3"
   echo "ok: --direction $dir_: tshark read $n packets of port 3"
 done
+VOLE_TOKEN=client-token-0123456789 timeout 60 "$VOLE" speedtest dev -t 1s --disable-direct-connections \
+    >"$dir/derp.out" 2>"$dir/derp.log" || fail "speedtest --disable-direct-connections"
+grep -Eq '^[0-9]+ms via DERP\(.+\)$' "$dir/derp.log" || fail "--disable-direct-connections: no 'via DERP(...)' line"
+echo "ok: --disable-direct-connections: $(grep -E 'via DERP' "$dir/derp.log")"
+rc=0
+VOLE_TOKEN=client-token-0123456789 "$VOLE" speedtest dev -d --disable-direct-connections 2>"$dir/usage.log" || rc=$?
+if [ "$rc" != 2 ] || ! grep -q 'incompatible with --disable-direct-connections' "$dir/usage.log"; then
+  fail "-d with --disable-direct-connections: exit $rc"
+fi
+echo "ok: -d with --disable-direct-connections: exit 2"
 echo "speedtest pcap: all ok"
