@@ -17,7 +17,7 @@
 # (speedtest_check.py checks rows, intervals and that the total is the sum of
 # the intervals), a 1 s run with --pcap-file read back by `tshark -r` (a 5 s
 # capture at full speed would be hundreds of MB); the path each ran on is its
-# "Nms via ..." line: "via IP:PORT" or "via DERP(vole-test)".  Over DERP, -d must
+# "Nms via ..." line: "via IP:PORT" or "via DERP(vole-test)" (REGION_NAME).  Over DERP, -d must
 # fail on its own with a clear message (it waits 30 s; it runs alongside the
 # other DERP runs).  Speed is printed, never judged.
 #
@@ -37,7 +37,7 @@ CHECK="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/speedtest_check.py"
 DURATION_S=5        # vole speedtest's default, never passed on the command line
 RUN_LIMIT=60        # one run of 5 s, path setup included, ends within this (s)
 DIRECT_FAIL_MAX=38  # -d without a direct path: vole gives up after 30 s
-ERR_NO_DIRECT='vole speedtest: error: no direct connection to dev after 30s (still via DERP(vole-test))'
+ERR_NO_DIRECT="vole speedtest: error: no direct connection to dev after 30s (still via DERP($REGION_NAME))"
 OUT="$TMPD/out"     # written by vole (nobody): the pcap files
 
 setup() {
@@ -103,7 +103,7 @@ st_expect_ok() {
 	via=$(st_via)
 	case $kind in
 	direct) want="^($TOPO_AGT|$TOPO_WAN_B):[0-9]+\$" ;;
-	derp) want='^DERP\(999\)$' ;;
+	derp) want="^DERP\($REGION_NAME\)$" ;;
 	esac
 	dir=download
 	[ "${3:-}" = up ] && dir=upload
@@ -193,15 +193,15 @@ t_derp() {
 	ST_PID=$pid ST_ERR=$err ST_OUT=$out ST_T0=$t0
 	st_wait "$DIRECT_FAIL_MAX"
 	if [ "$ST_RC" = 1 ] && grep -qxF "$ERR_NO_DIRECT" "$ST_ERR" && [ ! -s "$ST_OUT" ]; then
-		pass "derp: -d fails after $ST_SECS s, exit 1, '$ERR_NO_DIRECT'"
+		pass "derp: -d fails (exit 1, ended $ST_SECS s after it started, alongside the other runs), '$ERR_NO_DIRECT'"
 	else
 		fail "derp: -d without a direct path" "exit status $ST_RC after $ST_SECS s (124: still running at ${DIRECT_FAIL_MAX} s), want 1 and the line '$ERR_NO_DIRECT' and no table"
 		st_diag
 	fi
-	if grep -q '^Waiting for a direct connection\.\.\. ([0-9]*ms via DERP(vole-test))$' "$ST_ERR"; then
+	if grep -q "^Waiting for a direct connection\.\.\. ([0-9]*ms via DERP($REGION_NAME))\$" "$ST_ERR"; then
 		pass "derp: -d says it is waiting: $(grep -m1 '^Waiting' "$ST_ERR")"
 	else
-		fail "derp: -d" "no 'Waiting for a direct connection... (Nms via DERP(vole-test))' line"
+		fail "derp: -d" "no 'Waiting for a direct connection... (Nms via DERP($REGION_NAME))' line"
 	fi
 	router_udp A restore
 }
