@@ -63,6 +63,13 @@ struct vole_tailnet_peer_diag {
     /* Disco over UDP only (never DERP) toward this peer, since the peer's
      * node arrived: for the endpoint-firewall check. */
     struct vole_ping_disco_counts disco;
+    /* Issue #7: the direct path's MTU as discovered (wire size: whole IP
+     * packets; 0 with no direct path or before the first probe came back)
+     * and the inner MTU the tunnel uses toward the peer (VOLE_TAILNET_MTU
+     * over DERP). */
+    uint16_t path_mtu_wire;
+    uint16_t inner_mtu;
+    bool path_mtu_settled;        /* the search has converged */
 };
 
 /* 0, or -1 (no such peer: received_node false, the rest as far as known). */

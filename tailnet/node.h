@@ -41,6 +41,8 @@ struct vole_tailnet_path {
     struct wg_endpoint direct;   /* DIRECT: the trusted UDP address */
     uint64_t latency_ns;         /* DIRECT: of the last pong */
     int32_t derp_region;         /* DERP: the region packets go through */
+    uint16_t inner_mtu;          /* DIRECT: the tunnel MTU toward the peer as path MTU
+                                  * discovery found it (0: not known yet); issue #7 */
 };
 
 struct vole_tailnet_ops {
