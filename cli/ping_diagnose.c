@@ -42,6 +42,9 @@ static void gather_checklist(struct tping *p, struct facts *f)
     c->n_peer_endpoints = f->peer.n_peer_endpoints;
     c->have_handshake = f->peer.have_handshake;
     c->handshake_age_ns = (int64_t)f->peer.handshake_age_ns;
+    c->path_mtu_wire = f->peer.path_mtu_wire;
+    c->inner_mtu = f->peer.inner_mtu;
+    c->path_mtu_settled = f->peer.path_mtu_settled;
 }
 
 /* The local half: interfaces (Coder prints a failure and goes on), NetInfo

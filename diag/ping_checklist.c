@@ -52,10 +52,28 @@ static void print_handshake(FILE *f, const struct vole_ping_peer_diag *d)
     fprintf(f, "%s Wireguard handshake %s ago\n", d->handshake_age_ns > HANDSHAKE_STALE_NS ? "⚠" : "✔", ago);
 }
 
+/* vole's own line: Coder stays on DERP when full-size packets do not fit;
+ * vole lowers the tunnel MTU for that peer and stays direct (issue #7), so
+ * a small path MTU is a note, not an obstacle. */
+static void print_path_mtu(FILE *f, const struct vole_ping_peer_diag *d)
+{
+    const char *probing = d->path_mtu_settled ? "" : " (still probing)";
+
+    if (d->path_mtu_wire <= 0)
+        return;
+    if (d->inner_mtu >= VOLE_PING_TUNNEL_MTU)
+        fprintf(f, "✔ direct path MTU %d: full-size tunnel packets fit (tunnel MTU %d)%s\n", d->path_mtu_wire,
+                d->inner_mtu, probing);
+    else
+        fprintf(f, "⚠ direct path MTU %d (less than %d): tunnel MTU lowered to %d toward the agent%s\n",
+                d->path_mtu_wire, VOLE_PING_SAFE_MTU, d->inner_mtu, probing);
+}
+
 void vole_ping_print_checklist(FILE *f, const struct vole_ping_peer_diag *d)
 {
     print_derp(f, d);
     print_sent(f, d);
     print_received(f, d);
     print_handshake(f, d);
+    print_path_mtu(f, d);
 }

@@ -20,6 +20,8 @@
 /* gVisor/lwIP send up to 1280, WireGuard adds 32, UDP 8, IP 20-60: below
  * this an interface may drop full-size direct packets (§1.4). */
 #define VOLE_PING_SAFE_MTU 1378
+/* The tailnet's inner MTU (tailnet/conn.h VOLE_TAILNET_MTU). */
+#define VOLE_PING_TUNNEL_MTU 1280
 
 /* Where the messages' links point; the anchors are headings of
  * docs/TROUBLESHOOTING.md. vole has no published docs site, so the default
@@ -90,9 +92,20 @@ struct vole_ping_peer_diag {
     size_t n_peer_endpoints;
     bool have_handshake;             /* a WireGuard handshake has completed */
     int64_t handshake_age_ns;        /* now - last handshake */
+    /* vole's addition (issue #7): the direct path's MTU as path MTU
+     * discovery found it (whole IP packets; 0: no direct path or nothing
+     * confirmed yet, and no line), the tunnel MTU toward the agent, and
+     * whether the search has converged. */
+    int path_mtu_wire;
+    int inner_mtu;
+    bool path_mtu_settled;
 };
 
-/* "✔ preferred DERP region: 999 (vole)" ... "✔ Wireguard handshake 12s ago". */
+/* "✔ preferred DERP region: 999 (vole)" ... "✔ Wireguard handshake 12s ago",
+ * then vole's path MTU line when a direct path has one: "✔ direct path MTU
+ * 1500: full-size tunnel packets fit (tunnel MTU 1280)" or "⚠ direct path
+ * MTU 1280 (less than 1378): tunnel MTU lowered to 1220 toward the agent",
+ * with " (still probing)" before the search converged. */
 void vole_ping_print_checklist(FILE *f, const struct vole_ping_peer_diag *d);
 
 /* ---- the issue lists (Coder's ConnDiags) -------------------------------- */

@@ -289,6 +289,40 @@ static void test_checklist_edges(void **state)
                          "⚠ Wireguard handshake 2h0m0s ago\n");
 }
 
+/* vole's path MTU line: none without a direct path's figure, a note when
+ * full-size packets fit, a warning with the lowered tunnel MTU otherwise. */
+static void test_checklist_path_mtu(void **state)
+{
+    (void)state;
+    struct vole_ping_peer_diag d = healthy_peer();
+    const char *head = "✔ preferred DERP region: 999 (vole Embedded Relay)\n"
+                       "✔ sent local data to vole networking coordinator\n"
+                       "✔ received remote agent data from vole networking coordinator\n"
+                       "    preferred DERP region: 1 (Frankfurt)\n"
+                       "    endpoints: 198.51.100.7:41641, [2001:db8::7]:41641, 10.0.0.7:41641\n"
+                       "✔ Wireguard handshake 13s ago\n";
+    char want[1024];
+
+    d.path_mtu_wire = 1500;
+    d.inner_mtu = 1280;
+    d.path_mtu_settled = true;
+    snprintf(want, sizeof want, "%s✔ direct path MTU 1500: full-size tunnel packets fit (tunnel MTU 1280)\n", head);
+    expect_checklist(&d, want);
+    d.path_mtu_wire = 1280;
+    d.inner_mtu = 1220;
+    snprintf(want, sizeof want, "%s⚠ direct path MTU 1280 (less than 1378): tunnel MTU lowered to 1220 toward the agent\n",
+             head);
+    expect_checklist(&d, want);
+    d.path_mtu_settled = false;
+    d.path_mtu_wire = 636;
+    d.inner_mtu = 576;
+    snprintf(want, sizeof want,
+             "%s⚠ direct path MTU 636 (less than 1378): tunnel MTU lowered to 576 toward the agent (still probing)\n", head);
+    expect_checklist(&d, want);
+    d.path_mtu_wire = 0;
+    expect_checklist(&d, head);
+}
+
 /* ---- diagnoses ---------------------------------------------------------------------- */
 
 static const struct vole_ping_ifaddr ADDR_PUBLIC[] = { { .family = 4, .addr = { 192, 0, 2, 10 }, .prefix_len = 24 } };
@@ -914,6 +948,7 @@ int main(void)
         cmocka_unit_test(test_checklist_healthy),
         cmocka_unit_test(test_checklist_nothing_yet),
         cmocka_unit_test(test_checklist_edges),
+        cmocka_unit_test(test_checklist_path_mtu),
         cmocka_unit_test(test_issues_clean),
         cmocka_unit_test(test_issue_client_mtu),
         cmocka_unit_test(test_issue_agent_mtu),
