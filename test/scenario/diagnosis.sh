@@ -89,7 +89,7 @@ ping_run() {
 	local label=$1
 	shift
 	PING_OUT="$TMPD/ping-$label.out" PING_ERR="$TMPD/ping-$label.err" PING_RC=0
-	run_unpriv "$NS_CLI" timeout 90 env "${PING_ENV[@]}" "$VOLE" ping dev -n "${PING_N:-3}" --wait 500ms -t 3s \
+	run_unpriv "$NS_CLI" timeout 90 env "${PING_ENV[@]}" "$VOLE" ping dev -n "${PING_N:-3}" --wait 500ms -t 5s \
 		--url "$URL" --token "$TOK_CLI" "$@" >"$PING_OUT" 2>"$PING_ERR" || PING_RC=$?
 }
 PING_ENV=()
