@@ -51,6 +51,7 @@ struct vole_derp_node_health {
     bool stun_enabled;                        /* STUNPort != -1 */
     bool can_stun;
     char stun_error[VOLE_HEALTH_TEXT_MAX];    /* "" : none (JSON null) */
+    unsigned path_mtu;                        /* largest padded STUN probe answered, IP bytes; 0: none */
     bool have_latency;                        /* GET /derp/latency-check answered 2xx */
     uint64_t latency_ns;
     char latency_error[VOLE_HEALTH_TEXT_MAX]; /* why not, for logs and the table */

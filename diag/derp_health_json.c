@@ -47,8 +47,10 @@ static json_t *clients_json(const struct vole_derp_node_health *n, bool errs)
 
 static json_t *stun_json(const struct vole_derp_node_health *n)
 {
-    return json_pack("{s:b, s:b, s:o}", "Enabled", n->stun_enabled, "CanSTUN", n->can_stun, "Error",
-                     str_or_null(n->stun_error));
+    /* PathMTU is vole's: the largest padded STUN probe the node answered. */
+    return json_pack("{s:b, s:b, s:o, s:o}", "Enabled", n->stun_enabled, "CanSTUN", n->can_stun, "Error",
+                     str_or_null(n->stun_error), "PathMTU",
+                     n->path_mtu ? json_integer((json_int_t)n->path_mtu) : json_null());
 }
 
 static json_t *node_json(const struct vole_derp_node_health *n, json_t *node_map)

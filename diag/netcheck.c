@@ -80,7 +80,10 @@ static void print_server(FILE *f, const struct stun_server_result *s)
     print_server_label(f, s);
     if (s->answered) {
         vole_endpoint_format(ep, sizeof ep, &s->mapped);
-        fprintf(f, "%s (mapped %s)\n", vole_netcheck_latency_str(dur, s->latency_ns), ep);
+        fprintf(f, "%s (mapped %s)", vole_netcheck_latency_str(dur, s->latency_ns), ep);
+        if (s->path_mtu)
+            fprintf(f, ", path MTU %u", s->path_mtu);
+        fprintf(f, "\n");
     } else {
         server_error(err, sizeof err, s);
         fprintf(f, "%s\n", err);

@@ -115,6 +115,8 @@ static void print_node(FILE *f, const struct vole_derp_node_health *n)
     }
     if (!n->stun_enabled)
         fprintf(f, "; STUN: disabled\n");
+    else if (n->can_stun && n->path_mtu)
+        fprintf(f, "; STUN: ok, path MTU %u\n", n->path_mtu);
     else if (n->can_stun)
         fprintf(f, "; STUN: ok\n");
     else

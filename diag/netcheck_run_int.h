@@ -10,6 +10,7 @@
 
 #include "derp/frame.h"
 #include "derp/url.h"
+#include "diag/netcheck_pmtu.h"
 #include "diag/netcheck_run.h"
 #include "stun/probe.h"
 
@@ -60,9 +61,15 @@ struct nc_stun {
     struct vole_udp *udp;
     struct stun_prober prober;
     bool probing, done;
+    bool recorded;                    /* the STUN answers are in report and the nodes */
     ev_timer timer;
     uint64_t resolve_end, hard_end;
     struct stun_report report;        /* the final one */
+    /* The path MTU phase (netcheck_mtu.c), after the STUN answers. */
+    bool mtu_running;
+    struct vole_pmtu_prober pmtu;
+    struct vole_pmtu_io mtu_io;
+    size_t mtu_node[VOLE_PMTU_MAX_SERVERS];   /* the nodes[] index of each server probed */
 };
 
 struct vole_netcheck_run {
@@ -89,5 +96,16 @@ void nc_exchange_stop(struct nc_node *n, const char *why);
 /* netcheck_stun.c */
 int nc_stun_start(struct vole_netcheck_run *r, char *err, size_t errlen);
 void nc_stun_stop(struct vole_netcheck_run *r);
+/* Once: the STUN answers into the report and the nodes. */
+void nc_stun_record(struct vole_netcheck_run *r);
+
+/* netcheck_mtu.c: the path MTU to each node that answered STUN, on the STUN
+ * phase's socket (diag/netcheck_pmtu.h). start: true when it runs (ending
+ * with nc_stun_stop and nc_check_done), false when nothing is to be probed.
+ * handle: true when the datagram was one of its answers. record: the
+ * results so far into the report and the nodes. */
+bool nc_mtu_start(struct vole_netcheck_run *r);
+bool nc_mtu_handle(struct vole_netcheck_run *r, const uint8_t *buf, size_t len);
+void nc_mtu_record(struct vole_netcheck_run *r);
 
 #endif

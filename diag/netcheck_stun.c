@@ -31,11 +31,14 @@ __attribute__((format(printf, 2, 3))) static void stun_logf(struct vole_netcheck
 
 /* ---- the end ---- */
 
-static void record(struct vole_netcheck_run *r)
+void nc_stun_record(struct vole_netcheck_run *r)
 {
     struct nc_stun *st = &r->stun;
     char ep[64], mapped[64];
 
+    if (st->recorded)
+        return;
+    st->recorded = true;
     if (st->probing)
         st->report = *stun_prober_report(&st->prober);
     r->h.stun = &st->report;
@@ -74,7 +77,8 @@ void nc_stun_stop(struct vole_netcheck_run *r)
     if (st->udp)
         vole_udp_close(st->udp);
     st->udp = NULL;
-    record(r);
+    nc_stun_record(r);
+    nc_mtu_record(r);
 }
 
 /* ---- probing ---- */
@@ -102,6 +106,9 @@ static void step(struct vole_netcheck_run *r)
 
     stun_prober_poll(&st->prober, now, emit, r);
     if (stun_prober_done(&st->prober, now) || now >= st->hard_end) {
+        nc_stun_record(r);
+        if (nc_mtu_start(r))
+            return;
         nc_stun_stop(r);
         nc_check_done(r);
         return;
@@ -126,6 +133,10 @@ static void on_datagram(void *ctx, const struct wg_endpoint *src, uint8_t *buf, 
 
     if (!st->probing || st->done)
         return;
+    if (st->mtu_running) {
+        (void)nc_mtu_handle(r, buf, len);
+        return;
+    }
     if (stun_prober_handle(&st->prober, src, buf, len, vole_now_ns()) &&
         stun_prober_done(&st->prober, vole_now_ns())) {
         /* Not from here: the socket may not be closed inside its own callback. */

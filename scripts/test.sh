@@ -48,6 +48,8 @@ if [ "$(id -u)" = 0 ]; then
   VOLE="$top/build/vole" timeout 180 bash "$top/test/scenario/speedtest.sh" || status=1
   step "scenario: the diagnosis matrix of vole ping (one cause per case, and a clean one)"
   VOLE="$top/build/vole" timeout 400 bash "$top/test/scenario/diagnosis.sh" || status=1
+  step "scenario: MTU (a 1280 link, UDP over 500 bytes dropped, a black hole mid-transfer)"
+  VOLE="$top/build/vole" timeout 240 bash "$top/test/scenario/mtu.sh" || status=1
 else
   step "interop and scenario tests skipped: they build network namespaces and need root"
 fi

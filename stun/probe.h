@@ -48,6 +48,8 @@ struct stun_server_result {
     struct wg_endpoint mapped;  /* what the server saw; family 0 unless answered */
     enum stun_probe_error error;
     enum stun_status bad_status;
+    unsigned path_mtu;          /* the embedder's path MTU probe (diag/netcheck_pmtu.h): the
+                                 * largest IP packet answered; 0: not probed or none */
 };
 
 /* The determinations (Tailscale's netcheck.Report names in comments). */

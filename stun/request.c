@@ -20,6 +20,23 @@ void stun_build_request(uint8_t out[STUN_REQUEST_LEN], const uint8_t txid[STUN_T
     (void)stun_writer_finish(&w);
 }
 
+size_t stun_build_padded_request(uint8_t *out, size_t len, const uint8_t txid[STUN_TXID_LEN])
+{
+    struct stun_writer w;
+    uint8_t *fill;
+
+    if (len < STUN_PADDED_REQUEST_MIN || len > 65532 || len % 4 != 0)
+        return 0;
+    stun_writer_init(&w, out, len);
+    stun_writer_header(&w, STUN_BINDING_REQUEST, false, txid);
+    stun_writer_put(&w, STUN_ATTR_SOFTWARE, STUN_SOFTWARE, SOFTWARE_LEN);
+    fill = stun_writer_attr(&w, STUN_ATTR_PROBE_PADDING, len - STUN_PADDED_REQUEST_MIN);
+    if (fill)
+        memset(fill, 0, len - STUN_PADDED_REQUEST_MIN);
+    stun_writer_fingerprint(&w);
+    return stun_writer_finish(&w) == len ? len : 0;
+}
+
 /* Remembers an unknown type once; more than four still fail the request, the
  * 420 just lists the first four. */
 static void add_unknown(struct stun_request *req, uint16_t type)

@@ -20,9 +20,12 @@
 #include "wg/endpoint.h"
 #include "wg/ratelimit.h"
 
-/* The classic minimum IPv4 reassembly size (RFC 791): a binding request is
- * 20..~100 bytes, so anything bigger is not a client we serve. */
-#define STUN_SERVER_MAX_REQUEST 548
+/* A plain binding request is 20..~100 bytes, but path MTU probes (`vole
+ * netcheck`, stun_build_padded_request) pad theirs up to a 1500-byte IPv4
+ * packet: 1500 less 20 (IP) and 8 (UDP). Larger is no client we serve. The
+ * answer does not grow with the request, so the bound is not about
+ * amplification. */
+#define STUN_SERVER_MAX_REQUEST 1472
 
 /* Per source. A netcheck run sends each server at most 3 tries per family
  * (0, +100 ms, +300 ms), and a report repeats every ~20 s; a burst of 20 lets

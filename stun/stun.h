@@ -30,6 +30,16 @@ bool stun_is(const uint8_t *b, size_t len);
  * ignores anything else). Byte-exact with the reference vector. */
 void stun_build_request(uint8_t out[STUN_REQUEST_LEN], const uint8_t txid[STUN_TXID_LEN]);
 
+/* The same request grown to exactly len bytes, for path MTU probes: SOFTWARE
+ * "tailnode", then a comprehension-optional filler (STUN_ATTR_PROBE_PADDING),
+ * then FINGERPRINT, so derper and vole answer it like the plain one. Not
+ * RFC 5780's PADDING (0x0026): that asks the server to pad its answer, which
+ * vole's server refuses (420) and a path MTU probe does not need. len is
+ * STUN_PADDED_REQUEST_MIN..65532 and a multiple of 4; returns len, or 0 when
+ * it is not. */
+#define STUN_PADDED_REQUEST_MIN (STUN_REQUEST_LEN + 4)
+size_t stun_build_padded_request(uint8_t *out, size_t len, const uint8_t txid[STUN_TXID_LEN]);
+
 enum stun_status {
     STUN_OK = 0,
     STUN_ERR_NOT_STUN,          /* not a STUN message at all */

@@ -26,6 +26,9 @@
 #define STUN_ATTR_XOR_MAPPED_ALT       0x8020   /* pre-RFC 5389 servers; Tailscale reads it */
 #define STUN_ATTR_SOFTWARE             0x8022
 #define STUN_ATTR_FINGERPRINT          0x8028
+/* vole's filler for path MTU probes: in the comprehension-optional range
+ * (unknown to every server, so ignored) and unassigned by IANA. */
+#define STUN_ATTR_PROBE_PADDING        0xC0DE
 
 #define STUN_ATTR_HEADER_LEN 4
 #define STUN_FINGERPRINT_ATTR_LEN 8                 /* header + CRC-32 */

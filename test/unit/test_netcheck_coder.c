@@ -166,7 +166,7 @@ static const char ONE_JSON[] =
     "\"node_info\": {\"TokenBucketBytesPerSecond\": 0, \"TokenBucketBytesBurst\": 0}, \"can_exchange_messages\": "
     "true, \"round_trip_ping\": \"12.345678ms\", \"round_trip_ping_ms\": 12, \"uses_websocket\": false, "
     "\"client_logs\": [[\"connected\"], []], \"client_errs\": [[], [\"refused\"]], \"error\": null, \"stun\": "
-    "{\"Enabled\": false, \"CanSTUN\": false, \"Error\": null}}]}}, \"netcheck\": {\"UDP\": false, \"IPv6\": false, "
+    "{\"Enabled\": false, \"CanSTUN\": false, \"Error\": null, \"PathMTU\": null}}]}}, \"netcheck\": {\"UDP\": false, \"IPv6\": false, "
     "\"IPv4\": false, \"IPv6CanSend\": false, \"IPv4CanSend\": false, \"OSHasIPv6\": true, \"ICMPv4\": false, "
     "\"MappingVariesByDestIP\": null, \"HairPinning\": null, \"UPnP\": null, \"PMP\": null, \"PCP\": null, "
     "\"PreferredDERP\": 9, \"RegionLatency\": {\"9\": 1500000}, \"RegionV4Latency\": {\"9\": 1500000}, "

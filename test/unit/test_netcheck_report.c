@@ -166,6 +166,7 @@ static void test_text_hard_nat_and_ipv6(void **state)
     answered(&s, 0, 12 * MS + 340000, ep4(198, 18, 0, 10, 1024));
     answered(&s, 1, 450000, ep4(198, 18, 0, 10, 1025));
     answered(&s, 2, 2000 * MS, ep6(0x10, 41641));
+    s.servers[1].path_mtu = 1280;   /* the netcheck's path MTU phase */
     s.servers[3].error = STUN_PROBE_SEND_FAILED;
     s.udp = s.ipv4 = s.ipv6 = s.ipv4_can_send = s.ipv6_can_send = true;
     s.global_v4 = ep4(198, 18, 0, 10, 1024);
@@ -179,7 +180,7 @@ static void test_text_hard_nat_and_ipv6(void **state)
                 "\t* MappingVariesByDestIP: true\n"
                 "\t* STUN servers:\n"
                 "\t\t- stun.example.net:3478 (198.18.1.1:3478): 12.3ms (mapped 198.18.0.10:1024)\n"
-                "\t\t- stun.example.net:3478 (198.18.2.1:3478): 450\xc2\xb5s (mapped 198.18.0.10:1025)\n"
+                "\t\t- stun.example.net:3478 (198.18.2.1:3478): 450\xc2\xb5s (mapped 198.18.0.10:1025), path MTU 1280\n"
                 "\t\t- [2001:db8::1]:3478: 2s (mapped [2001:db8::10]:41641)\n"
                 "\t\t- [2001:db8::2]:3478: send failed\n");
     char *j = vole_netcheck_json_text(&rep);

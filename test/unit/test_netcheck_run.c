@@ -84,6 +84,27 @@ static bool is_true(void *arg)
     return *(bool *)arg;
 }
 
+/* The -v lines of a run, kept to look for some. */
+struct log_lines {
+    char text[16384];
+    size_t len;
+};
+
+static void log_line(void *ctx, const char *msg)
+{
+    struct log_lines *l = ctx;
+    int n = snprintf(l->text + l->len, sizeof l->text - l->len, "%s\n", msg);
+    if (n > 0 && (size_t)n < sizeof l->text - l->len)
+        l->len += (size_t)n;
+}
+
+static bool log_has(const struct log_lines *l, const char *s)
+{
+    if (!strstr(l->text, s))
+        fprintf(stderr, "not logged: %s\nlog:\n%s", s, l->text);
+    return strstr(l->text, s) != NULL;
+}
+
 static void test_against_vole_server(void **state)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -100,7 +121,9 @@ static void test_against_vole_server(void **state)
     assert_int_equal(derp_map_parse(body, strlen(body), &map, err, sizeof err), 0);
     free(body);
 
-    struct vole_netcheck_run_config cfg = { .map = &map, .url = s.url, .token = TN_CLIENT_TOKEN };
+    struct log_lines lines = {0};
+    struct vole_netcheck_run_config cfg = { .map = &map, .url = s.url, .token = TN_CLIENT_TOKEN,
+                                            .log = log_line, .log_ctx = &lines };
     struct vole_netcheck_run *r = vole_netcheck_run_start(loop, &cfg, on_done, &done, err, sizeof err);
     assert_non_null(r);
     assert_true(run_until(loop, is_true, &done, 15));
@@ -119,6 +142,22 @@ static void test_against_vole_server(void **state)
     assert_string_equal(reg->nodes[1].node->name, "999stun0");
     assert_true(reg->nodes[1].can_stun);
     assert_int_equal(h->severity, VOLE_HEALTH_OK);
+    /* The path MTU phase: loopback carries the largest size probed, and the
+     * STUN server answered the padded requests (IPv4: up to 1472 bytes). */
+    assert_int_equal(reg->nodes[1].path_mtu, 1500);
+    assert_int_equal(h->stun->n_servers, 1);
+    assert_int_equal(h->stun->servers[0].path_mtu, 1500);
+    assert_true(log_has(&lines, "path MTU probe to 999stun0: 1500 bytes (1472 of STUN)"));
+    assert_true(log_has(&lines, "path MTU probe to 999stun0: 1500 bytes: answered"));
+    char *table = NULL;
+    size_t table_len = 0;
+    FILE *out = open_memstream(&table, &table_len);
+    assert_non_null(out);
+    vole_netcheck_coder_print(out, h, NULL);
+    fclose(out);
+    assert_non_null(strstr(table, "; STUN: ok, path MTU 1500\n"));
+    assert_non_null(strstr(table, ", path MTU 1500\n"));
+    free(table);
 
     /* The document, with this host's interfaces: lo is among them. */
     struct vole_ifaces *x = calloc(1, sizeof *x);
@@ -130,6 +169,7 @@ static void test_against_vole_server(void **state)
     assert_non_null(strstr(text, "\"name\": \"lo\""));
     assert_non_null(strstr(text, "\"can_exchange_messages\": true"));
     assert_non_null(strstr(text, "\"PreferredDERP\": 999"));
+    assert_non_null(strstr(text, "\"PathMTU\": 1500"));
     free(text);
     json_decref(ifaces);
     free(x);

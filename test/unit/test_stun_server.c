@@ -52,7 +52,7 @@ static uint16_t get16(const uint8_t *p)
 
 /* A message under construction: header, then attributes appended. */
 struct msg {
-    uint8_t b[1024];
+    uint8_t b[2048];
     size_t len;
 };
 
@@ -351,6 +351,38 @@ static void test_oversized_dropped(void **state)
     assert_int_equal(stun_server_dropped_malformed(s), 0);
 }
 
+/* Path MTU probes (vole netcheck): requests padded to a 1500-byte IPv4 or
+ * IPv6 packet and to the 576-byte minimum are answered like plain ones, the
+ * answer no larger; the padding is built as asked, or refused. */
+static void test_padded_requests_answered(void **state)
+{
+    struct stun_server *s = *state;
+    struct wg_endpoint v4 = ep("198.51.100.7", 7), v6 = ep("2001:db8::7", 7), mapped;
+    const uint8_t txid[STUN_TXID_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+    const size_t sizes[] = { 1500 - 28, 1500 - 48, 576 - 28, 1280 - 48, STUN_PADDED_REQUEST_MIN };
+    uint8_t req[1600], out[512], got[STUN_TXID_LEN];
+
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        const struct wg_endpoint *src = i % 2 ? &v6 : &v4;
+        assert_int_equal(stun_build_padded_request(req, sizes[i], txid), sizes[i]);
+        assert_int_equal(get16(req + 2), sizes[i] - STUN_HEADER_LEN);
+        size_t n = stun_server_handle(s, req, sizes[i], src, T0, out, sizeof out);
+        assert_int_equal(n, success_len(src));
+        assert_int_equal(stun_parse_response(out, n, got, &mapped), STUN_OK);
+        assert_memory_equal(got, txid, sizeof txid);
+        assert_true(wg_endpoint_equal(&mapped, src));
+    }
+    assert_int_equal(s->answered, sizeof sizes / sizeof sizes[0]);
+    assert_int_equal(s->errors_420, 0);
+    assert_int_equal(stun_build_padded_request(req, STUN_REQUEST_LEN, txid), 0);   /* no room for the filler */
+    assert_int_equal(stun_build_padded_request(req, 1470, txid), 0);               /* not a multiple of 4 */
+    assert_int_equal(stun_build_padded_request(req, 65536, txid), 0);
+    /* One byte over the bound is still dropped unparsed. */
+    assert_int_equal(stun_build_padded_request(req, 1476, txid), 1476);
+    assert_int_equal(stun_server_handle(s, req, 1476, &v4, T0, out, sizeof out), 0);
+    assert_int_equal(s->dropped_oversized, 1);
+}
+
 static void test_responses_and_indications_dropped(void **state)
 {
     struct stun_server *s = *state;
@@ -515,7 +547,7 @@ int main(void)
         T(test_classic_request), T(test_classic_change_request_answered),
         T(test_response_size_independent_of_request), T(test_no_room_is_counted),
         T(test_unknown_required_gets_420), T(test_420_never_amplifies), T(test_420_does_not_list_change_request),
-        T(test_oversized_dropped), T(test_responses_and_indications_dropped),
+        T(test_oversized_dropped), T(test_padded_requests_answered), T(test_responses_and_indications_dropped),
         T(test_malformed_dropped_by_reason), T(test_unanswerable_source), T(test_rate_limit_flood_and_recovery),
         T(test_rate_limit_spares_netcheck), T(test_rate_limit_v6_by_64), T(test_rate_limit_counts_only_answerable),
         T(test_counters_listing),
