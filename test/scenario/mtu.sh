@@ -46,9 +46,9 @@ FWD_PORT=7000
 SINK_PORT=9000
 DIRECT_WAIT=20         # a direct path appears within this (s)
 LINK_MTU=1280
-# PROVISIONAL: the exact line comes with the `pmtu` branch; until then any
-# line naming the discovered path MTU on vole ping's stderr
-PING_PMTU_RE='path MTU [0-9]+'
+# vole ping's checklist line for a direct path whose MTU is small: the MTU
+# warning with the discovered path MTU and the tunnel MTU vole chose
+PING_PMTU_RE='^⚠ direct path MTU [0-9]+ \(less than 1378\): tunnel MTU lowered to [0-9]+ toward the agent'
 M_EIF01_RE='Network interface .* has MTU [0-9]+ \(less than 1378\)'
 
 setup() {
@@ -267,9 +267,9 @@ c1_ping() {
 	run_unpriv "$NS_CLI" timeout 60 "$VOLE" ping dev -n 3 --url "$URL" --token "$TOK_CLI" \
 		>"$TMPD/ping.out" 2>"$err" || rc=$?
 	if [ "$rc" = 0 ] && grep -qE "$PING_PMTU_RE" "$err"; then
-		pass "1280: vole ping prints the path MTU: $(grep -m1 -oE "$PING_PMTU_RE" "$err") [line format provisional]"
+		pass "1280: vole ping warns with the path MTU: $(grep -m1 -oE "$PING_PMTU_RE" "$err")"
 	else
-		fail "1280: vole ping" "exit status $rc; no line matching '$PING_PMTU_RE' on stderr [line format provisional]"
+		fail "1280: vole ping" "exit status $rc; no line matching '$PING_PMTU_RE' on stderr"
 		show_log "$err" 15
 	fi
 	if grep -qE "$M_EIF01_RE" "$err"; then
