@@ -10,7 +10,8 @@
 #     UDP 198.18.0.1:51820  ---- veth ----          UDP 198.18.0.2:51821
 #
 # Scenarios follow the kernel's WireGuard selftest (netns.sh): exact byte
-# counters after a 10-ping handshake, pings both ways (v4/v6), bulk TCP with
+# counters after a 10-ping handshake, pings both ways (v4/v6), 4000-byte vole
+# pings that cross as fragments both ways (issue #7), bulk TCP with
 # SHA-256 check through -L and -R forwards, new handshakes after the peer
 # restarts, roaming (port and source address), low-order public keys.
 #
@@ -288,6 +289,47 @@ t_vole_ping() {
 	fi
 }
 
+# ip_stat NS FAMILY NAME: a counter of the IP layer of namespace NS, e.g.
+# "ip_stat ns 4 ReasmOKs" (/proc/net/snmp) or "ip_stat ns 6 FragCreates"
+# (Ip6FragCreates in /proc/net/snmp6).
+ip_stat() {
+	if [ "$2" = 6 ]; then
+		nsx "$1" cat /proc/net/snmp6 | awk -v k="Ip6$3" '$1 == k { print $2 }'
+	else
+		nsx "$1" cat /proc/net/snmp | awk -v k="$3" '$1 == "Ip:" && !h { for (i = 2; i <= NF; i++) if ($i == k) c = i; h = 1; next }
+			$1 == "Ip:" { print $c }'
+	fi
+}
+
+# c2b. vole ping -s 4000 (issue #7): each 4008-byte echo leaves vole as
+# fragments of the 1420-byte tunnel MTU, the peer's kernel reassembles it (its
+# ReasmOKs counter) and fragments its reply (FragCreates) for lwIP to put
+# back together.
+t_vole_ping_big() {
+	local addr fam out rc pongs reasm0 frag0 reasm frag
+	vole_stop
+	wggo_ensure || { fail vole_ping_big "wireguard-go did not start"; return; }
+	for addr in "$K4" "$K6"; do
+		fam=4 && [[ $addr == *:* ]] && fam=6
+		out="$TMPD/vole-ping-big-$addr.log"
+		reasm0=$(ip_stat "$NSK" $fam ReasmOKs) frag0=$(ip_stat "$NSK" $fam FragCreates)
+		timeout 60 ip netns exec "$NSV" "${UNPRIV[@]}" "$VOLE" ping -c "$TMPD/vole.conf" -s 4000 "$addr" -n 3 \
+			--wait 200ms >"$out" 2>"$out.err" </dev/null
+		rc=$?
+		reasm=$(($(ip_stat "$NSK" $fam ReasmOKs) - reasm0)) frag=$(($(ip_stat "$NSK" $fam FragCreates) - frag0))
+		pongs=$(grep -c "^pong from ${addr//./\\.} p2p via " "$out")
+		if [ "$rc" -ne 0 ]; then
+			fail "vole_ping_big_$addr" "exit status $rc; stdout: $(head -c 300 "$out"); stderr: $(head -c 300 "$out.err")"
+		elif [ "$pongs" -ne 3 ]; then
+			fail "vole_ping_big_$addr" "want 3 'pong from $addr' lines, got: $(grep -E '^(pong|ping)' "$out" | head -5 | tr '\n' '|')"
+		elif [ "$reasm" -lt 3 ] || [ "$frag" -lt 9 ]; then
+			fail "vole_ping_big_$addr" "replies, but the peer reassembled $reasm and made $frag fragments (want >= 3, >= 9)"
+		else
+			pass "vole_ping_big_$addr ($(grep -m1 '^pong' "$out"); peer reassembled $reasm, sent $frag fragments)"
+		fi
+	done
+}
+
 # one_transfer NAME SERVER_NS SERVER_HOST SERVER_PORT SERVER_DIR CLIENT_NS CLIENT_HOST CLIENT_PORT [BYTES]
 # SERVER_DIR is what the server does (send|recv); the client does the other.
 one_transfer() {
@@ -514,7 +556,7 @@ t_low_order_keys() {
 
 # ---------------------------------------------------------------- main
 
-ALL=(byte_count_oracle kernel_ping vole_ping tcp_bulk restart_vole_initiates
+ALL=(byte_count_oracle kernel_ping vole_ping vole_ping_big tcp_bulk restart_vole_initiates
 	restart_kernel_initiates roaming_port roaming_address low_order_keys)
 
 main() {
