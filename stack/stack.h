@@ -56,8 +56,9 @@ struct netif *vole_stack_netif(struct vole_stack *s);
 void vole_stack_set_mtu(struct vole_stack *s, uint16_t mtu);
 /* Issue #7: every TCP connection of this stack whose remote address is
  * remote gets its MSS lowered to at most mss (never raised: the peer's
- * advertised MSS still holds). Segments already queued keep their size (the
- * tunnel fragments them). Returns how many connections changed. */
+ * advertised MSS still holds; an mss below 64 counts as 64). Segments not
+ * yet sent are split to fit; segments in flight keep their size (the tunnel
+ * fragments a retransmission). Returns how many connections changed. */
 size_t vole_stack_lower_mss(struct vole_stack *s, const ip_addr_t *remote, uint16_t mss);
 /* Make this stack's netif the default route (for several tunnels). */
 void vole_stack_set_default(struct vole_stack *s);
