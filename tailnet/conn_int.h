@@ -57,7 +57,8 @@ struct conn_peer {
     struct disco_pmtu pmtu;
     struct wg_endpoint pmtu_addr;  /* the direct address pmtu runs for */
     uint16_t inner_mtu;            /* what the tunnel sends toward the peer now */
-    uint16_t mss_mtu;              /* existing TCP connections' MSS follows this (only down) */
+    uint16_t mss_mtu;              /* the last settled inner MTU (1280 over DERP): MSS lowered below it */
+    uint16_t syn_mtu;              /* new connections' MSS: inner_mtu once settled, else 1280 */
     bool has_v4, has_v6;           /* the peer's overlay addresses, for vole_stack_lower_mss */
     uint8_t v4[4], v6[16];
 };

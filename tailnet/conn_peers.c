@@ -120,7 +120,7 @@ static struct conn_peer *peer_new(struct vole_conn *c, const uint8_t key[32])
     wg_peer_set_user(p->wg, p);
     disco_path_init(&p->path);
     disco_pmtu_init(&p->pmtu);
-    p->inner_mtu = p->mss_mtu = VOLE_TAILNET_MTU;
+    p->inner_mtu = p->mss_mtu = p->syn_mtu = VOLE_TAILNET_MTU;
     c->peers[c->n_peers++] = p;
     return p;
 }

@@ -9,6 +9,9 @@
  *   DIRECT, nothing confirmed yet: the floor, 576 (the path pings that made
  *     the path direct are that size, so it is known to pass);
  *   DERP: VOLE_TAILNET_MTU.
+ * SYNs are clamped to the MTU of a settled search only (1280 before), and
+ * existing connections' MSS is lowered when a settled MTU is below the last
+ * one (or 1280); fragments cover the time in between.
  * A path that cannot carry the floor is given up (DERP). When the confirmed
  * MTU drops, the peer's existing TCP connections get their MSS lowered. */
 #include "tailnet/conn_int.h"
@@ -32,7 +35,6 @@ static void lower_mss(struct vole_conn *c, struct conn_peer *p, uint16_t mtu)
     ip_addr_t a;
     size_t n = 0;
 
-    p->mss_mtu = mtu;
     if (!c->stack)
         return;
     if (p->has_v4) {
@@ -83,21 +85,25 @@ void conn_pmtu_follow(struct vole_conn *c, struct conn_peer *p, struct vole_tail
     } else if (p->pmtu.family != 0) {
         disco_pmtu_stop(&p->pmtu);
     }
+    /* New connections' SYNs and existing connections' MSS follow a
+     * settled search only: the ladder's pongs come back smallest first, and
+     * a SYN in the unconfirmed window (typical: the first connection starts
+     * with the path) must not be clamped to the floor for its lifetime.
+     * Fragments cover the time until then. */
+    p->syn_mtu = VOLE_TAILNET_MTU;
     if (cur->kind != VOLE_PATH_DIRECT) {
-        p->inner_mtu = VOLE_TAILNET_MTU;
+        p->inner_mtu = p->mss_mtu = VOLE_TAILNET_MTU;
         return;
     }
     uint16_t found = disco_pmtu_inner_mtu(&p->pmtu);
-    if (found == 0) {
-        p->inner_mtu = DISCO_PMTU_INNER_FLOOR;
+    p->inner_mtu = found ? fit_inner(found) : DISCO_PMTU_INNER_FLOOR;
+    cur->inner_mtu = found ? p->inner_mtu : 0;
+    if (!disco_pmtu_settled(&p->pmtu))
         return;
-    }
-    p->inner_mtu = fit_inner(found);
-    cur->inner_mtu = p->inner_mtu;
-    /* Only a confirmed drop lowers existing connections' MSS: the short
-     * unconfirmed window is covered by fragments. */
+    p->syn_mtu = p->inner_mtu;
     if (p->inner_mtu < p->mss_mtu)
         lower_mss(c, p, p->inner_mtu);
+    p->mss_mtu = p->inner_mtu;
 }
 
 uint64_t conn_pmtu_next_deadline(const struct conn_peer *p)
@@ -176,7 +182,7 @@ bool conn_pkt_is_syn(const uint8_t *b, size_t len)
 void conn_clamp_syn(struct vole_conn *c, const struct conn_peer *p, uint8_t *pkt, size_t len)
 {
     uint8_t family = pkt[0] >> 4 == 6 ? 6 : 4;
-    uint16_t mtu = p ? p->inner_mtu : VOLE_TAILNET_MTU;
+    uint16_t mtu = p ? p->syn_mtu : VOLE_TAILNET_MTU;
     if (vole_tcp_clamp_mss(pkt, len, vole_mss_for_mtu(family, mtu)))
         c->st.mss_clamped++;
 }
