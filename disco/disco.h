@@ -62,7 +62,8 @@ struct disco_msg {
     uint8_t txid[DISCO_TXID_LEN];    /* ping, pong */
     bool has_node_key;               /* ping: old clients (<= 1.16) send none */
     uint8_t node_key[DISCO_KEY_LEN]; /* ping: the sender's WireGuard public key */
-    size_t padding;                  /* ping: zero bytes after the node key (or TxID) */
+    size_t padding;                  /* ping: zero bytes after the node key (or TxID); pong: after
+                                      * the source (path MTU probes, issue #7) */
     struct wg_endpoint src;          /* pong: the ping's source as the responder saw it */
     struct wg_endpoint eps[DISCO_MAX_ENDPOINTS];   /* call-me-maybe */
     size_t n_eps;

@@ -18,7 +18,11 @@ static size_t payload_len(const struct disco_msg *m, bool padded)
             return INVALID_LEN;
         return (m->has_node_key ? DISCO_PING_KEY_PAYLOAD : DISCO_PING_MIN_PAYLOAD) + m->padding;
     case DISCO_PONG:
-        return padded ? DISCO_PADDED_PAYLOAD : DISCO_PONG_PAYLOAD;
+        if (padded)
+            return DISCO_PADDED_PAYLOAD;
+        if (m->padding > DISCO_MAX_PLAINTEXT)
+            return INVALID_LEN;
+        return DISCO_PONG_PAYLOAD + m->padding;   /* issue #7: as large as the ping it answers */
     case DISCO_CALL_ME_MAYBE:   /* never padded: Coder keeps it version 0 */
         return m->n_eps <= DISCO_MAX_ENDPOINTS ? DISCO_EP_WIRE_LEN * m->n_eps : INVALID_LEN;
     }
@@ -79,6 +83,7 @@ static int read_pong(const uint8_t *p, size_t n, struct disco_msg *m)
         return -1;
     memcpy(m->txid, p, DISCO_TXID_LEN);
     disco_ep_read(&m->src, p + DISCO_TXID_LEN);
+    m->padding = n - DISCO_PONG_PAYLOAD;
     return 0;
 }
 

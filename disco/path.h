@@ -160,6 +160,11 @@ void disco_path_on_call_me_maybe(struct disco_path *p, const struct wg_endpoint 
 bool disco_path_note_sent(struct disco_path *p, const uint8_t txid[DISCO_TXID_LEN], const struct wg_endpoint *to,
                           uint64_t now);
 
+/* Forget best at once (path MTU discovery found it cannot carry even the
+ * smallest inner packet vole allows, issue #7): the route is DERP until a
+ * later pong makes a candidate best again. */
+void disco_path_drop_best(struct disco_path *p);
+
 /* The network changed under us (noteConnectivityChange): stop trusting best. */
 void disco_path_reset_trust(struct disco_path *p);
 

@@ -16,6 +16,11 @@ void disco_path_best_forget(struct disco_path *p)
     p->best_misses = 0;
 }
 
+void disco_path_drop_best(struct disco_path *p)
+{
+    disco_path_best_forget(p);
+}
+
 /* Only pings sent after trust expired count: while trusted, a lost
  * heartbeat is covered by the next one within the 6.5 s window, and a pong
  * resets the count (trust_until then lies after every earlier ping). */

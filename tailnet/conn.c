@@ -118,9 +118,9 @@ static int open_socket(struct vole_conn *c, char *err, size_t errlen)
     c->udp = vole_udp_open(c->loop, &uc, conn_on_datagram, c, err, errlen);
     if (!c->udp)
         return -1;
-    /* Don't-fragment on the whole socket: the padded 1310-byte disco pings
-     * must fail where a full-size WireGuard packet (1280 + 32 bytes) would,
-     * and WireGuard packets are never larger than that, so they lose nothing. */
+    /* Don't-fragment on the whole socket: path MTU probes (conn_pmtu.c) must
+     * fail where a WireGuard packet of their size would, and WireGuard
+     * packets are fitted to what the probes found, so they lose nothing. */
     if (vole_udp_set_dont_fragment(c->udp) < 0)
         conn_logf(c, true, "cannot set don't-fragment on the UDP socket; path MTU is not probed");
     return 0;

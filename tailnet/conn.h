@@ -99,7 +99,10 @@ void vole_conn_ping_cancel(struct vole_conn *c, int id);
 struct vole_conn_peer_diag {
     bool have_handshake;
     uint64_t handshake_unix_ns;              /* the last completed handshake, wall clock */
-    struct vole_ping_disco_counts disco;     /* UDP only, since the node arrived */
+    struct vole_ping_disco_counts disco;     /* UDP only, since the node arrived (path MTU probes not counted) */
+    uint16_t path_mtu_wire;                  /* issue #7: the direct path's confirmed wire size, 0: none */
+    uint16_t inner_mtu;                      /* the tunnel MTU toward the peer now */
+    bool path_mtu_settled;
 };
 /* 0, or -1 (no active peer with this key). */
 int vole_conn_peer_diag(const struct vole_conn *c, const uint8_t key[32], struct vole_conn_peer_diag *out);
@@ -127,8 +130,20 @@ struct vole_conn_stats {
     uint64_t drop_rx_no_stack;               /* decrypted with no stack attached */
     uint64_t drop_tx_peer_gone;              /* WireGuard output to a removed peer */
     uint64_t stun_rounds;                    /* finished STUN rounds */
+    /* Issue #7: path MTU discovery and fitting inner packets to it. */
+    uint64_t pmtu_probes, pmtu_pongs;        /* probes sent over UDP, their pongs */
+    uint64_t pmtu_black_holes;               /* confirmed sizes that stopped passing */
+    uint64_t pmtu_unusable;                  /* direct paths given up: not even 576 inner bytes */
+    uint64_t tx_fragmented, tx_fragments;    /* inner packets split for a peer's MTU, fragments sent */
+    uint64_t drop_tx_unfragmentable;         /* too long and vole_ip_fragment refused it */
+    uint64_t mss_clamped;                    /* SYNs whose MSS option was lowered, both ways */
+    uint64_t drop_test_link;                 /* vole_conn_test_limit_udp dropped it */
 };
 const struct vole_conn_stats *vole_conn_stats(const struct vole_conn *c);
+/* Tests only: emulate a link that silently drops every UDP datagram this
+ * conn sends whose payload is over max_payload bytes (0: no limit), as a
+ * small-MTU path with don't-fragment and no ICMP would (drop_test_link). */
+void vole_conn_test_limit_udp(struct vole_conn *c, size_t max_payload);
 /* The data plane's WireGuard device (for logs and tests). */
 struct wg_device *vole_conn_device(struct vole_conn *c);
 

@@ -16,6 +16,9 @@ int vole_conn_peer_diag(const struct vole_conn *c, const uint8_t key[32], struct
     if (!p || !p->active)
         return -1;
     out->disco = p->disco;
+    out->path_mtu_wire = p->pmtu.family != 0 ? p->pmtu.ok_wire : 0;
+    out->inner_mtu = p->inner_mtu;
+    out->path_mtu_settled = disco_pmtu_settled(&p->pmtu);
     wg_peer_get_info(p->wg, &info);
     out->have_handshake = info.last_handshake_unix_ns != 0;
     out->handshake_unix_ns = info.last_handshake_unix_ns;

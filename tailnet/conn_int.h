@@ -14,6 +14,7 @@
 #include "derp/frame.h"
 #include "disco/disco.h"
 #include "disco/path.h"
+#include "disco/pmtu.h"
 #include "stun/probe.h"
 #include "tailnet/conn.h"
 #include "tailnet/diag.h"
@@ -52,6 +53,14 @@ struct conn_peer {
     size_t n_coord_eps;
     /* Disco over UDP only, since the node arrived (tailnet/diag.h). */
     struct vole_ping_disco_counts disco;
+    /* Issue #7: path MTU discovery on the direct path (conn_pmtu.c). */
+    struct disco_pmtu pmtu;
+    struct wg_endpoint pmtu_addr;  /* the direct address pmtu runs for */
+    uint16_t inner_mtu;            /* what the tunnel sends toward the peer now */
+    uint16_t mss_mtu;              /* the last settled inner MTU (1280 over DERP): MSS lowered below it */
+    uint16_t syn_mtu;              /* new connections' MSS: inner_mtu once settled, else 1280 */
+    bool has_v4, has_v6;           /* the peer's overlay addresses, for vole_stack_lower_mss */
+    uint8_t v4[4], v6[16];
 };
 
 /* One CLI ping (Tailscale's cliPing): its disco pings, each remembered with
@@ -148,6 +157,9 @@ struct vole_conn {
     ev_prepare rearm;
     uint64_t wg_armed, disco_armed;
 
+    uint32_t frag_id;                  /* IPv6 Fragment header identification */
+    size_t test_max_udp;               /* vole_conn_test_limit_udp; 0: no limit */
+
     struct vole_conn_stats st;
 };
 
@@ -179,8 +191,27 @@ void conn_disco_act(struct vole_conn *c, struct conn_peer *p, const struct disco
 void conn_disco_tick(struct vole_conn *c, uint64_t now);
 void conn_disco_ping_udp(struct vole_conn *c, struct conn_peer *p, const uint8_t txid[DISCO_TXID_LEN],
                          const struct wg_endpoint *to);
+/* A path MTU probe: a ping whose UDP payload is exactly udp_payload bytes. */
+void conn_disco_probe(struct vole_conn *c, struct conn_peer *p, const uint8_t txid[DISCO_TXID_LEN],
+                      const struct wg_endpoint *to, size_t udp_payload);
 int conn_disco_ping_derp(struct vole_conn *c, struct conn_peer *p, const uint8_t txid[DISCO_TXID_LEN],
                          int32_t region);
+
+/* conn_pmtu.c: path MTU discovery per peer and the tunnel MTU it gives. */
+/* The peer's path report just computed (cur): starts or stops discovery as
+ * the direct address comes and goes, gives an unusable path up (cur then
+ * says DERP), and fills cur->inner_mtu and p->inner_mtu. */
+void conn_pmtu_follow(struct vole_conn *c, struct conn_peer *p, struct vole_tailnet_path *cur, uint64_t now);
+void conn_pmtu_tick(struct vole_conn *c, struct conn_peer *p, uint64_t now);
+uint64_t conn_pmtu_next_deadline(const struct conn_peer *p);
+/* A pong over UDP: true if it answered one of our probes (consumed). */
+bool conn_pmtu_on_pong(struct vole_conn *c, struct conn_peer *p, const uint8_t txid[DISCO_TXID_LEN], uint64_t now);
+/* A datagram leaving the socket: false if the test hook's "link" drops it. */
+bool conn_test_link_passes(struct vole_conn *c, size_t len);
+/* A TCP SYN (IPv4 or IPv6, unfragmented) whose headers are all in b. */
+bool conn_pkt_is_syn(const uint8_t *b, size_t len);
+/* The MSS option of a SYN lowered to fit the peer's inner MTU (counted). */
+void conn_clamp_syn(struct vole_conn *c, const struct conn_peer *p, uint8_t *pkt, size_t len);
 
 /* conn_cliping.c */
 void conn_cliping_on_pong(struct vole_conn *c, const struct conn_peer *p, const uint8_t txid[DISCO_TXID_LEN],

@@ -57,8 +57,8 @@ static bool path_differs(const struct vole_tailnet_path *a, const struct vole_ta
 {
     if (a->kind != b->kind)
         return true;
-    if (a->kind == VOLE_PATH_DIRECT)
-        return !wg_endpoint_equal(&a->direct, &b->direct);
+    if (a->kind == VOLE_PATH_DIRECT)   /* a new inner MTU is a new report (issue #7) */
+        return !wg_endpoint_equal(&a->direct, &b->direct) || a->inner_mtu != b->inner_mtu;
     return a->kind == VOLE_PATH_DERP && a->derp_region != b->derp_region;
 }
 
@@ -76,6 +76,7 @@ void conn_peer_update_path(struct vole_conn *c, struct conn_peer *p, uint64_t no
         cur.kind = VOLE_PATH_DERP;
         cur.derp_region = conn_peer_derp_region(p);
     }
+    conn_pmtu_follow(c, p, &cur, now);
     if (!path_differs(&cur, &p->reported)) {
         p->reported.latency_ns = cur.latency_ns;
         return;
@@ -118,6 +119,8 @@ static struct conn_peer *peer_new(struct vole_conn *c, const uint8_t key[32])
     wg_peer_set_endpoint_fixed(p->wg, &p->placeholder);
     wg_peer_set_user(p->wg, p);
     disco_path_init(&p->path);
+    disco_pmtu_init(&p->pmtu);
+    p->inner_mtu = p->mss_mtu = p->syn_mtu = VOLE_TAILNET_MTU;
     c->peers[c->n_peers++] = p;
     return p;
 }
@@ -189,6 +192,10 @@ int vole_conn_upsert_peer(struct vole_conn *c, const struct coord_node *n, const
         wg_peer_add_allowed_ip(p->wg, 6, n->v6, 128);
     if (n->has_v4)
         wg_peer_add_allowed_ip(p->wg, 4, n->v4, 32);
+    p->has_v4 = n->has_v4;
+    p->has_v6 = n->has_v6;
+    memcpy(p->v4, n->v4, 4);
+    memcpy(p->v6, n->v6, 16);
     set_endpoints(c, p, n, now);
     p->home_region = n->preferred_derp;
     conn_peer_update_path(c, p, now);
@@ -206,6 +213,8 @@ void vole_conn_remove_peer(struct vole_conn *c, const uint8_t key[32])
     p->active = false;
     p->heard_region = 0;
     disco_path_init(&p->path);
+    disco_pmtu_stop(&p->pmtu);
+    p->inner_mtu = VOLE_TAILNET_MTU;
     memset(&p->reported, 0, sizeof p->reported);
 }
 

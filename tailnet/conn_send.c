@@ -3,12 +3,17 @@
  * placeholder goes where disco/path.h says (the slot committed to the real
  * UDP address, and/or its bytes copied to the peer's DERP region; DERP only
  * leaves the slot uncommitted, which abandons it), anything else (a cookie
- * reply to a real source) is committed as it is. No allocation per packet. */
+ * reply to a real source) is committed as it is. No allocation per packet.
+ * Issue #7: an inner packet longer than the peer's inner MTU (conn_pmtu.c)
+ * is split into IP fragments (the peer's lwIP reassembles), and TCP SYNs
+ * have their MSS clamped to that MTU both ways, so that new connections need
+ * no fragments. */
 #include "tailnet/conn_int.h"
 
 #include "io/udp.h"
 #include "node/tunnel.h"
 #include "node/wgio.h"
+#include "stack/ipfrag.h"
 #include "stack/stack.h"
 
 static uint8_t *sink_tx_slot(void *ctx, size_t cap)
@@ -41,7 +46,7 @@ static void sink_tx_commit(void *ctx, const struct wg_endpoint *dst, size_t len)
      * the pings below take new slots. */
     if (route.derp && conn_derp_send(c, conn_peer_derp_region(p), p->key, c->slot, len) == 0)
         c->st.derp_wg_tx++;
-    if (route.udp) {
+    if (route.udp && conn_test_link_passes(c, len)) {
         vole_udp_tx_commit(c->udp, &route.udp_addr, len);
         c->st.udp_wg_tx++;
     }
@@ -63,7 +68,10 @@ static uint8_t *sink_rx_alloc(void *ctx, size_t len, void **handle)
 static void sink_rx_deliver(void *ctx, struct wg_peer *peer, void *handle, size_t len)
 {
     struct vole_conn *c = ctx;
-    (void)peer;
+    struct pbuf *p = handle;
+    /* The peer's SYN: the MSS it may send us is what our side of the path carries. */
+    if (p->len >= len && conn_pkt_is_syn(p->payload, len))
+        conn_clamp_syn(c, wg_peer_user(peer), p->payload, len);
     vole_wg_rx_deliver(c->stack, handle, len);
 }
 
@@ -93,10 +101,48 @@ const struct wg_sink conn_wg_sink = {
     .rx_deliver = sink_rx_deliver, .rx_discard = sink_rx_discard, .event = sink_event,
 };
 
+struct frag_ctx {
+    struct vole_conn *c;
+    struct wg_peer *peer;
+    uint64_t now;
+    int failed;
+};
+
+static void send_fragment(void *ctx, const uint8_t *pkt, size_t len)
+{
+    struct frag_ctx *f = ctx;
+    struct wg_iov iov = { .base = pkt, .len = len };
+    if (wg_device_send(f->c->dev, f->peer, &iov, 1, f->now) != 0)
+        f->failed++;
+    f->c->st.tx_fragments++;
+}
+
+/* The slow path: the packet flattened, its SYN clamped, split if too long. */
+static int send_fitted(struct vole_conn *c, struct wg_peer *peer, struct pbuf *p, uint16_t mtu)
+{
+    struct frag_ctx f = { .c = c, .peer = peer, .now = vole_now_ns() };
+    size_t len = pbuf_copy_partial(p, c->flat, p->tot_len, 0);
+    struct wg_iov iov = { .base = c->flat, .len = len };
+
+    if (conn_pkt_is_syn(c->flat, len))
+        conn_clamp_syn(c, wg_peer_user(peer), c->flat, len);
+    if (len <= mtu)
+        return wg_device_send(c->dev, peer, &iov, 1, f.now) == 0 ? ERR_OK : ERR_BUF;
+    c->frag_id++;
+    if (vole_ip_fragment(c->flat, len, mtu, c->frag_id, send_fragment, &f) < 0) {
+        c->st.drop_tx_unfragmentable++;
+        return ERR_VAL;
+    }
+    c->st.tx_fragmented++;
+    return f.failed ? ERR_BUF : ERR_OK;
+}
+
 int vole_conn_output(struct vole_conn *c, struct pbuf *p)
 {
     struct wg_iov iov[VOLE_WG_MAX_IOV];
     struct wg_peer *peer;
+    const struct conn_peer *cp;
+    uint16_t mtu;
     int n;
 
     if (p->len < 20)
@@ -104,6 +150,10 @@ int vole_conn_output(struct vole_conn *c, struct pbuf *p)
     peer = wg_device_route(c->dev, p->payload, p->len);
     if (!peer)
         return ERR_RTE;
+    cp = wg_peer_user(peer);
+    mtu = cp ? cp->inner_mtu : VOLE_TAILNET_MTU;
+    if (p->tot_len > mtu || conn_pkt_is_syn(p->payload, p->len))
+        return send_fitted(c, peer, p, mtu);
     n = vole_pbuf_gather(p, iov, c->flat);
     return wg_device_send(c->dev, peer, iov, n, vole_now_ns()) == 0 ? ERR_OK : ERR_BUF;
 }

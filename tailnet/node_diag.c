@@ -56,6 +56,9 @@ int vole_tailnet_peer_diag(const struct vole_tailnet *t, const char *name, struc
         out->have_handshake = cd.have_handshake;
         out->handshake_age_ns = cd.have_handshake && now > cd.handshake_unix_ns ? now - cd.handshake_unix_ns : 0;
         out->disco = cd.disco;
+        out->path_mtu_wire = cd.path_mtu_wire;
+        out->inner_mtu = cd.inner_mtu;
+        out->path_mtu_settled = cd.path_mtu_settled;
     }
     return 0;
 }

@@ -144,7 +144,7 @@ static bool same_path(const struct vole_tailnet_path *a, const struct vole_tailn
     if (a->kind != b->kind)
         return false;
     if (a->kind == VOLE_PATH_DIRECT)
-        return wg_endpoint_equal(&a->direct, &b->direct);
+        return wg_endpoint_equal(&a->direct, &b->direct) && a->inner_mtu == b->inner_mtu;
     return a->kind != VOLE_PATH_DERP || a->derp_region == b->derp_region;
 }
 
@@ -155,7 +155,10 @@ static void log_path(const struct vole_tailnet *t, const char *name, const struc
     switch (path->kind) {
     case VOLE_PATH_DIRECT:
         vole_endpoint_format(ep, sizeof ep, &path->direct);
-        tn_logf(t, "path %s: direct %s", name, ep);
+        if (path->inner_mtu != 0)   /* issue #7: the tunnel MTU path MTU discovery found */
+            tn_logf(t, "path %s: direct %s, mtu %u", name, ep, path->inner_mtu);
+        else
+            tn_logf(t, "path %s: direct %s", name, ep);
         break;
     case VOLE_PATH_DERP:
         tn_logf(t, "path %s: derp %d", name, (int)path->derp_region);

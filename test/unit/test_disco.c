@@ -253,6 +253,26 @@ static void round_trip(const struct fx *f, const struct disco_msg *m, bool padde
     assert_int_equal(got->type, m->type);
 }
 
+/* Issue #7: a pong padded to the size of the ping it answers (a path MTU
+ * probe tests both directions); the padding comes back as such. */
+static void test_pong_padding(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    struct disco_msg m = pong_msg(ep4(203, 0, 113, 5, 41641)), got;
+    uint8_t out[1500];
+    m.padding = 1472 - DISCO_PONG_LEN;
+    assert_int_equal(disco_seal(out, sizeof out, &m, false, f.a.pub, &f.ab, NULL), 1472);
+    assert_int_equal(disco_open(out, 1472, &f.ba, &got), 0);
+    assert_int_equal(got.type, DISCO_PONG);
+    assert_int_equal(got.padding, 1472 - DISCO_PONG_LEN);
+    assert_int_equal(got.src.port, 41641);
+    assert_int_equal(disco_seal(out, 1471, &m, false, f.a.pub, &f.ab, NULL), 0);
+    m.padding = DISCO_MAX_PACKET;
+    assert_int_equal(disco_seal(out, sizeof out, &m, false, f.a.pub, &f.ab, NULL), 0);
+}
+
 static void test_round_trips(void **state)
 {
     struct fx f;
@@ -587,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_ping_vector),
         cmocka_unit_test(test_padded_layout),
         cmocka_unit_test(test_round_trips),
+        cmocka_unit_test(test_pong_padding),
         cmocka_unit_test(test_v4_mapped),
         cmocka_unit_test(test_old_ping_and_versions),
         cmocka_unit_test(test_trailing_bytes),

@@ -818,6 +818,30 @@ static void test_best_recovers_before_drop(void **state)
 
 /* ---- candidate sources, expiry and caps ------------------------------------------------- */
 
+/* Issue #7: the caller gives a trusted best up (its path MTU is below the
+ * floor): DERP alone at once, the candidate kept, and a later pong to it
+ * makes it best again. */
+static void test_drop_best(void **state)
+{
+    (void)state;
+    struct disco_path *p = new_path();
+    struct disco_path_route r;
+    struct disco_path_out out;
+    make_best(p, pub_a(), T0 + 10 * MS, 10 * MS);
+    disco_path_drop_best(p);
+    assert_false(disco_path_best(p, NULL, NULL));
+    assert_false(disco_path_trusted(p, T0 + 20 * MS));
+    disco_path_send(p, T0 + 20 * MS, &r, &out);
+    assert_true(r.derp);
+    assert_false(r.udp);
+    assert_int_equal(p->n_cand, 1);
+    /* The send's round pings the candidate (5 s after the last); its pong restores it. */
+    disco_path_send(p, T0 + 6 * SEC, &r, &out);
+    pong(p, &out, pub_a(), T0 + 6 * SEC + 10 * MS);
+    assert_true(disco_path_trusted(p, T0 + 6 * SEC + 10 * MS));
+    free(p);
+}
+
 static void test_ping_candidate_expiry(void **state)
 {
     struct disco_path *p = new_path();
@@ -998,6 +1022,7 @@ int main(void)
         cmocka_unit_test(test_dead_best_falls_back_to_derp),
         cmocka_unit_test(test_dead_best_idle_session),
         cmocka_unit_test(test_best_recovers_before_drop),
+        cmocka_unit_test(test_drop_best),
         cmocka_unit_test(test_ping_candidate_expiry),
         cmocka_unit_test(test_expired_ping_source_drops_best),
         cmocka_unit_test(test_sources_merge_and_replace),
