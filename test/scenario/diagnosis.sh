@@ -77,11 +77,6 @@ fresh() {
 	sleep 4
 }
 
-agent_stop() {
-	[ -n "$AGT_PID" ] && stop_pid "$AGT_PID" 5
-	AGT_PID=
-}
-
 # ping_run LABEL [ARG...]: `vole ping dev -n ${PING_N:-3}` from the client
 # host as nobody; env from PING_ENV (an array of VAR=value)
 PING_RC=0

@@ -96,114 +96,14 @@ net_reset() {
 
 # ---------------------------------------------------------------- vole processes
 
-agent_stop() {
-	[ -n "$AGT_PID" ] && stop_pid "$AGT_PID" 5
-	AGT_PID=
-}
-
-FWD_PID='' FWD_N=0
-# forward_start: `vole forward dev -v` in ns cli; waits for its listener
-forward_start() {
-	FWD_N=$((FWD_N + 1))
-	FWD_LOG="$TMPD/forward-$FWD_N.log"
-	spawn FWD_PID "$FWD_LOG" run_unpriv "$NS_CLI" "$VOLE" forward dev --tcp "127.0.0.1:$FWD_PORT:8000" \
-		--url "$URL" --token "$TOK_CLI" -v
-	if ! wait_for 20 grep_log "$FWD_LOG" "forward: listening on 127.0.0.1:$FWD_PORT -> dev:8000"; then
-		log "vole forward dev is not listening"
-		show_log "$FWD_LOG"
-		return 1
-	fi
-	check_unpriv forward "$FWD_PID"
-}
-
-nodes_stop() {
-	[ -n "$FWD_PID" ] && stop_pid "$FWD_PID" 5
-	FWD_PID=
-	agent_stop
-}
-
 # nodes_up: a fresh agent (exposing the sink) and forward, on the network
 # as it is now (so their TCP connections are made through it)
 nodes_up() {
 	nodes_stop
-	agent_start "$NS_AGT" dev "$TOK_DEV" --expose "8000:127.0.0.1:$SINK_PORT" && forward_start
+	agent_start "$NS_AGT" dev "$TOK_DEV" --expose "8000:127.0.0.1:$SINK_PORT" && forward_start dev "$TOK_CLI"
 }
 
-# diag: the logs of the agent and the forward (after a failure)
-diag() {
-	show_log "$FWD_LOG" 25
-	show_log "$AGT_LOG" 25
-}
-
-# ---------------------------------------------------------------- paths
-
-# path_lines LOG [FROM]: the "path dev:" values of LOG from line FROM on
-path_lines() { tail -n +"${2:-1}" "$1" 2>/dev/null | sed -n 's/.*path dev: //p'; }
-path_last() { path_lines "$@" | tail -n 1; }
-path_is_direct() { [[ $(path_last "$FWD_LOG") == direct* ]]; }
-paths_summary() {
-	local s
-	s=$(path_lines "$1" | tr '\n' ',' | sed 's/,$//; s/,/, /g')
-	echo "${s:-none}"
-}
-log_lines() { wc -l <"$1" 2>/dev/null || echo 0; }
-
-# ---------------------------------------------------------------- transfers
-
-XF_N=0
-# xfer_start [RATE]: a sink on 127.0.0.1:9000 in ns agt storing what
-# arrives, and a sender through the forward: the whole 4 MiB at once, or
-# the paced file at RATE bytes/s
-xfer_start() {
-	local rate=${1:-}
-	XF_N=$((XF_N + 1))
-	XF_SRC="$TMPD/blob"
-	[ -n "$rate" ] && XF_SRC="$TMPD/blob-paced"
-	XF_DST="$TMPD/recv-$XF_N"
-	XF_BYTES=$(stat -c %s "$XF_SRC")
-	XF_SEND=''
-	spawn XF_SINK "$TMPD/sink-$XF_N.log" nsx "$NS_AGT" "$PYTHON" "$TCPBLOB" listen 127.0.0.1 "$SINK_PORT" \
-		recv "$XF_DST" --bytes "$XF_BYTES" --timeout 60
-	if ! wait_for 5 tcp_listening "$NS_AGT" "$SINK_PORT"; then
-		stop_pid "$XF_SINK" 1
-		XF_WHY="the sink did not start: $(snip "$TMPD/sink-$XF_N.log")"
-		return 1
-	fi
-	if [ -n "$rate" ]; then
-		spawn XF_SEND "$TMPD/send-$XF_N.log" nsx "$NS_CLI" "$PYTHON" "$PACED" 127.0.0.1 "$FWD_PORT" \
-			"$XF_SRC" --rate "$rate" --timeout 60
-	else
-		spawn XF_SEND "$TMPD/send-$XF_N.log" nsx "$NS_CLI" "$PYTHON" "$TCPBLOB" connect 127.0.0.1 \
-			"$FWD_PORT" send "$XF_SRC" --timeout 45
-	fi
-}
-
-# xfer_wait TIMEOUT: both ends done within TIMEOUT s and the SHA-256 of what
-# the sink stored equals the file's; else XF_WHY says what went wrong
-xfer_wait() {
-	local rc_sink rc_send=124 want got
-	XF_WHY=
-	wait_exit "$XF_SINK" "$1"
-	rc_sink=$?
-	[ "$rc_sink" = 124 ] && stop_pid "$XF_SINK" 1 KILL
-	if [ -n "$XF_SEND" ]; then
-		wait_exit "$XF_SEND" 5
-		rc_send=$?
-		[ "$rc_send" = 124 ] && stop_pid "$XF_SEND" 1 KILL
-	fi
-	want=$(sha256sum <"$XF_SRC" | cut -d' ' -f1)
-	got=$(sha256sum <"$XF_DST" 2>/dev/null | cut -d' ' -f1)
-	[ "$rc_sink" = 0 ] && [ "$rc_send" = 0 ] && [ "$want" = "$got" ] && return 0
-	XF_WHY="sink status $rc_sink ($(snip "$TMPD/sink-$XF_N.log")), sender status $rc_send"
-	XF_WHY="$XF_WHY ($(snip "$TMPD/send-$XF_N.log")), $(recv_bytes) of $XF_BYTES bytes"
-	[ "$want" = "$got" ] || XF_WHY="$XF_WHY, SHA-256 differs"
-	return 1
-}
-
-# xfer: one whole 4 MiB transfer, bounded
-xfer() { xfer_start && xfer_wait 45; }
-
-recv_bytes() { stat -c %s "$XF_DST" 2>/dev/null || echo 0; }
+path_is_direct() { path_is_kind "$FWD_LOG" dev direct; }
 recv_at_least() { [ "$(recv_bytes)" -ge "$1" ]; }
 
 # ---------------------------------------------------------------- 1. MTU 1280
@@ -213,7 +113,7 @@ recv_at_least() { [ "$(recv_bytes)" -ge "$1" ]; }
 # `pmtu` branch's path line "path dev: direct IP:PORT, mtu N"
 c1_path() {
 	local last n
-	xfer_start || { fail "1280: transfer" "$XF_WHY"; return; }
+	xfer_start "$NS_AGT" || { fail "1280: transfer" "$XF_WHY"; return; }
 	wait_for "$DIRECT_WAIT" path_is_direct
 	if xfer_wait 45; then
 		pass "1280: transfer of $XF_BYTES bytes, SHA-256 equal"
@@ -221,12 +121,12 @@ c1_path() {
 		fail "1280: transfer" "$XF_WHY"
 		diag
 	fi
-	last=$(path_last "$FWD_LOG")
+	last=$(path_last "$FWD_LOG" dev)
 	n=$(sed -n 's/^direct [0-9.]*:[0-9]*, mtu \([0-9]*\)$/\1/p' <<<"$last")
 	if [ -n "$n" ] && [ "$n" -lt "$LINK_MTU" ] && [ "$n" -ge 1200 ]; then
 		pass "1280: ends direct with a lowered inner MTU ($last)"
 	else
-		fail "1280: path" "want 'direct IP:PORT, mtu N' with 1200 <= N < $LINK_MTU, last is '${last:-none}' (all: $(paths_summary "$FWD_LOG"))"
+		fail "1280: path" "want 'direct IP:PORT, mtu N' with 1200 <= N < $LINK_MTU, last is '${last:-none}' (all: $(paths_summary "$FWD_LOG" dev))"
 	fi
 }
 
@@ -321,18 +221,18 @@ t_drop500() {
 	fi
 	nodes_up || { fail "drop500" "agent or forward did not start"; return; }
 	t0=$(now_ms)
-	if xfer; then
+	if xfer "$NS_AGT"; then
 		pass "drop500: transfer of $XF_BYTES bytes in $(secs_since "$t0") s, SHA-256 equal"
 	else
 		fail "drop500: transfer" "$XF_WHY (after $(secs_since "$t0") s)"
 		diag
 	fi
 	sleep 3
-	last=$(path_last "$FWD_LOG")
-	if [[ $last == derp* ]] && ! path_lines "$FWD_LOG" | grep -q '^direct'; then
+	last=$(path_last "$FWD_LOG" dev)
+	if [[ $last == derp* ]] && ! path_lines "$FWD_LOG" dev | grep -q '^direct'; then
 		pass "drop500: ends on DERP ($last), never direct"
 	else
-		fail "drop500: path" "want derp only, got: $(paths_summary "$FWD_LOG")"
+		fail "drop500: path" "want derp only, got: $(paths_summary "$FWD_LOG" dev)"
 	fi
 	nodes_stop
 	net_reset
@@ -349,7 +249,7 @@ c3_progress() {
 	if wait_for 8 recv_at_least $((s1 + 262144)); then
 		pass "blackhole: the transfer moves on $(secs_since "$1") s after the cut ($s1 -> $(recv_bytes) bytes)"
 	else
-		fail "blackhole: progress" "the sink had $s1 bytes 2 s after the cut and $(recv_bytes) 10 s after it; paths since: $(path_lines "$FWD_LOG" "$2" | tr '\n' ' ')"
+		fail "blackhole: progress" "the sink had $s1 bytes 2 s after the cut and $(recv_bytes) 10 s after it; paths since: $(path_lines "$FWD_LOG" dev "$2" | tr '\n' ' ')"
 	fi
 }
 
@@ -358,14 +258,14 @@ t_blackhole() {
 	nodes_stop
 	net_reset || return
 	nodes_up || { fail "blackhole" "agent or forward did not start"; return; }
-	xfer >/dev/null
+	xfer "$NS_AGT" >/dev/null
 	if ! wait_for "$DIRECT_WAIT" path_is_direct; then
-		fail "blackhole" "not direct before the cut: $(paths_summary "$FWD_LOG")"
+		fail "blackhole" "not direct before the cut: $(paths_summary "$FWD_LOG" dev)"
 		diag
 		nodes_stop
 		return
 	fi
-	xfer_start "$PACED_RATE" || {
+	xfer_start "$NS_AGT" "$PACED_RATE" || {
 		fail "blackhole" "$XF_WHY"
 		return
 	}
@@ -377,7 +277,7 @@ t_blackhole() {
 	t0=$(now_ms)
 	c3_progress "$t0" "$mark"
 	if xfer_wait 50; then
-		pass "blackhole: $XF_BYTES bytes arrived $(secs_since "$t0") s after the cut, SHA-256 equal (path: $(path_last "$FWD_LOG"))"
+		pass "blackhole: $XF_BYTES bytes arrived $(secs_since "$t0") s after the cut, SHA-256 equal (path: $(path_last "$FWD_LOG" dev))"
 	else
 		fail "blackhole: transfer" "$XF_WHY"
 		diag

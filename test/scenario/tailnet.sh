@@ -64,32 +64,6 @@ setup() {
 
 # ---------------------------------------------------------------- vole processes
 
-FWD_PID='' FWD_N=0
-# forward_start NAME TOKEN: `vole forward NAME -v`; waits for its listener
-forward_start() {
-	forward_spawn "$@"
-	if ! wait_for 20 grep_log "$FWD_LOG" "forward: listening on 127.0.0.1:$FWD_PORT -> $1:8000"; then
-		log "vole forward $1 is not listening"
-		show_log "$FWD_LOG"
-		return 1
-	fi
-	check_unpriv forward "$FWD_PID"
-}
-
-forward_spawn() {
-	FWD_N=$((FWD_N + 1))
-	FWD_T0=$(now_ms)
-	FWD_LOG="$TMPD/forward-$FWD_N-$1.log"
-	spawn FWD_PID "$FWD_LOG" run_unpriv "$NS_CLI" "$VOLE" forward "$1" --tcp "127.0.0.1:$FWD_PORT:8000" \
-		--url "$URL" --token "$2" -v
-}
-
-nodes_stop() {
-	[ -n "$FWD_PID" ] && stop_pid "$FWD_PID" 5
-	[ -n "$AGT_PID" ] && stop_pid "$AGT_PID" 5
-	FWD_PID='' AGT_PID=''
-}
-
 # nodes_up MODE_A MODE_B [AGENT_NS AGENT_NAME AGENT_TOKEN]: fresh routers
 # (conntrack flushed), then a fresh agent and forward
 nodes_up() {
@@ -104,97 +78,9 @@ nodes_up() {
 
 # ---------------------------------------------------------------- paths
 
-# path_lines LOG NAME [FROM]: the "path NAME:" values (e.g. "direct IP:PORT",
-# "derp 999") of LOG, from line FROM on (default 1)
-path_lines() {
-	tail -n +"${3:-1}" "$1" 2>/dev/null | sed -n "s/.*path $2: //p"
-}
-
-path_last() { path_lines "$@" | tail -n 1; }
-
-# path_is_kind LOG NAME KIND [FROM]: the last path (from line FROM on)
-# starts with KIND (direct or derp)
-path_is_kind() { [[ $(path_last "$1" "$2" "${4:-1}") == "$3"* ]]; }
-
-log_lines() { wc -l <"$1" 2>/dev/null || echo 0; }
-
-# paths_summary LOG NAME: every path line, joined (for failure reasons)
-paths_summary() {
-	local s
-	s=$(path_lines "$1" "$2" | tr '\n' ',' | sed 's/,$//; s/,/, /g')
-	echo "${s:-none}"
-}
-
 # ---------------------------------------------------------------- transfers
 
-XF_N=0
-# xfer_start SINK_NS [RATE]: a sink on 127.0.0.1:9000 in SINK_NS storing
-# what arrives, and a sender through the forward (127.0.0.1:7000 in ns cli):
-# the whole file at once, or paced at RATE bytes/s (the larger file)
-xfer_start() {
-	local ns=$1 rate=${2:-}
-	XF_N=$((XF_N + 1))
-	XF_SRC="$TMPD/blob"
-	[ -n "$rate" ] && XF_SRC="$TMPD/blob-paced"
-	XF_DST="$TMPD/recv-$XF_N"
-	XF_BYTES=$(stat -c %s "$XF_SRC")
-	spawn XF_SINK "$TMPD/sink-$XF_N.log" nsx "$ns" "$PYTHON" "$TCPBLOB" listen 127.0.0.1 "$SINK_PORT" \
-		recv "$XF_DST" --bytes "$XF_BYTES" --timeout 100
-	if ! wait_for 5 tcp_listening "$ns" "$SINK_PORT"; then
-		stop_pid "$XF_SINK" 1
-		XF_SEND='' XF_WHY="the sink did not start: $(snip "$TMPD/sink-$XF_N.log")"
-		return 1
-	fi
-	if [ -n "$rate" ]; then
-		spawn XF_SEND "$TMPD/send-$XF_N.log" nsx "$NS_CLI" "$PYTHON" "$PACED" 127.0.0.1 "$FWD_PORT" \
-			"$XF_SRC" --rate "$rate" --timeout 100
-	else
-		spawn XF_SEND "$TMPD/send-$XF_N.log" nsx "$NS_CLI" "$PYTHON" "$TCPBLOB" connect 127.0.0.1 \
-			"$FWD_PORT" send "$XF_SRC" --timeout 60
-	fi
-}
-
-# xfer_wait TIMEOUT: both ends done within TIMEOUT s and the SHA-256 of what
-# the sink stored equals the file's; else XF_WHY says what went wrong
-xfer_wait() {
-	local rc_sink rc_send want got
-	XF_WHY=
-	wait_exit "$XF_SINK" "$1"
-	rc_sink=$?
-	[ "$rc_sink" = 124 ] && stop_pid "$XF_SINK" 1 KILL
-	if [ -n "$XF_SEND" ]; then
-		wait_exit "$XF_SEND" 10
-		rc_send=$?
-		[ "$rc_send" = 124 ] && stop_pid "$XF_SEND" 1 KILL
-	else
-		rc_send="(not started)"
-	fi
-	want=$(sha256sum <"$XF_SRC" | cut -d' ' -f1)
-	got=$(sha256sum <"$XF_DST" 2>/dev/null | cut -d' ' -f1)
-	[ "$rc_sink" = 0 ] && [ "$rc_send" = 0 ] && [ "$want" = "$got" ] && return 0
-	XF_WHY="sink status $rc_sink ($(snip "$TMPD/sink-$XF_N.log")), sender status $rc_send"
-	XF_WHY="$XF_WHY ($(snip "$TMPD/send-$XF_N.log")), $(stat -c %s "$XF_DST" 2>/dev/null || echo 0) of $XF_BYTES bytes"
-	[ "$want" = "$got" ] || XF_WHY="$XF_WHY, SHA-256 differs"
-	return 1
-}
-
-# xfer_abort: stop a transfer's sender and sink (the session-keeping trickle)
-xfer_abort() {
-	[ -n "$XF_SEND" ] && stop_pid "$XF_SEND" 1
-	[ -n "$XF_SINK" ] && stop_pid "$XF_SINK" 1
-	XF_SEND='' XF_SINK=''
-}
-
-# xfer SINK_NS: one whole transfer, bounded
-xfer() { xfer_start "$1" && xfer_wait 90; }
-
 # ---------------------------------------------------------------- case helpers
-
-# diag: the logs of the current agent and forward (after a failure)
-diag() {
-	show_log "$FWD_LOG" 25
-	show_log "$AGT_LOG" 25
-}
 
 # expect_direct CASE LABEL HOST_PREFIX [AGENT_NS NAME]: a transfer through
 # the forward, then the path ends on direct to HOST_PREFIX (within

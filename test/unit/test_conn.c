@@ -30,120 +30,14 @@
 #include "wg/device.h"
 
 #include "test/unit/evloop.h"
+#include "test/unit/conn_fixture.h"
 
-#define LIMIT 10.0   /* seconds for one wait; each takes milliseconds on loopback */
-
-/* ---- a STUN server on 127.0.0.1 ---- */
-
-struct stun_srv {
-    struct vole_udp *udp;
-    struct stun_server core;
-};
-
-static void stun_on_datagram(void *ctx, const struct wg_endpoint *src, uint8_t *buf, size_t len)
-{
-    struct stun_srv *s = ctx;
-    uint8_t out[STUN_MAX_RESPONSE];
-    size_t n = stun_server_handle(&s->core, buf, len, src, vole_now_ns(), out, sizeof out);
-    uint8_t *slot;
-    if (n && (slot = vole_udp_tx_slot(s->udp, n))) {
-        memcpy(slot, out, n);
-        vole_udp_tx_commit(s->udp, src, n);
-    }
-}
-
-/* ---- one node: a conn with a stack ---- */
-
-struct node {
-    struct vole_conn *conn;
-    struct vole_stack *stack;
-    uint8_t addr4[4];
-    int self_changes;
-    int paths;
-    struct vole_tailnet_path path;   /* the last on_path */
-};
-
-static void on_self_changed(void *ctx) { ((struct node *)ctx)->self_changes++; }
-
-static void on_path(void *ctx, const uint8_t key[32], const struct vole_tailnet_path *p)
-{
-    struct node *n = ctx;
-    n->paths++;
-    n->path = *p;
-}
-
-static int stack_output(void *ctx, struct pbuf *p) { return vole_conn_output(((struct node *)ctx)->conn, p); }
-
-struct fixture {
-    struct ev_loop *loop;
-    struct vole_derp_server *derp;
-    struct stun_srv stun;
-    struct derp_map map;
-    struct node a, b;
-};
-
-/* VOLE_TEST_VERBOSE=1 shows the conns' verbose log while debugging. */
-static void log_line(void *ctx, const char *msg) { fprintf(stderr, "  [%s] %s\n", (const char *)ctx, msg); }
-
-static void node_start(struct fixture *f, struct node *n, uint8_t last, const char *url)
-{
-    struct vole_conn_config cfg = { .server_url = url };
-    if (getenv("VOLE_TEST_VERBOSE")) {
-        cfg.verbose = true;
-        cfg.log = log_line;
-        cfg.log_ctx = last == 1 ? "a" : "b";
-    }
-    struct vole_conn_ops ops = { .ctx = n, .on_self_changed = on_self_changed, .on_path = on_path };
-    struct vole_stack_ops sops = { .ctx = n, .output = stack_output };
-    struct vole_stack_addr addr = { .family = 4, .addr = { 100, 64, 0, last }, .prefix = 32 };
-    char err[256];
-
-    vole_key_generate_private(cfg.private_key);
-    n->conn = vole_conn_new(f->loop, &cfg, &ops, err, sizeof err);
-    if (!n->conn)
-        fail_msg("vole_conn_new: %s", err);
-    memcpy(n->addr4, addr.addr, 4);
-    n->stack = vole_stack_new(f->loop, VOLE_TAILNET_MTU, &addr, 1, &sops, err, sizeof err);
-    if (!n->stack)
-        fail_msg("vole_stack_new: %s", err);
-    vole_conn_attach_stack(n->conn, n->stack);
-    if (vole_conn_set_derp_map(n->conn, &f->map, err, sizeof err) < 0)
-        fail_msg("set_derp_map: %s", err);
-}
-
-static void setup_common(struct fixture *f, bool direct)
-{
-    struct vole_derp_server_config dc = { .listen = "127.0.0.1:0" };
-    struct vole_udp_config uc = { .bind_addr = "127.0.0.1" };
-    struct derp_map_stun_addr stun_addr = { .host = "127.0.0.1" };
-    struct derp_map_server_params mp = { .host_name = "127.0.0.1", .force_http = true };
-    char err[256], url[64];
-
-    f->loop = EV_DEFAULT;
-    f->derp = vole_derp_server_new(f->loop, &dc, err, sizeof err);
-    if (!f->derp)
-        fail_msg("derp server: %s", err);
-    assert_int_equal(stun_server_init(&f->stun.core), 0);
-    f->stun.udp = vole_udp_open(f->loop, &uc, stun_on_datagram, &f->stun, err, sizeof err);
-    if (!f->stun.udp)
-        fail_msg("stun socket: %s", err);
-    stun_addr.port = vole_udp_local_port(f->stun.udp);
-    mp.derp_port = vole_derp_server_port(f->derp);
-    mp.stun = &stun_addr;
-    mp.n_stun = 1;
-    mp.block_direct = !direct;
-    if (derp_map_for_server(&f->map, &mp, err, sizeof err) < 0)
-        fail_msg("derp map: %s", err);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", vole_derp_server_port(f->derp));
-    node_start(f, &f->a, 1, url);
-    node_start(f, &f->b, 2, url);
-}
+#define LIMIT CF_LIMIT
 
 static int setup_direct(void **state)
 {
     static struct fixture f;
-    memset(&f, 0, sizeof f);
-    setup_common(&f, true);
+    cf_setup(&f, true);
     *state = &f;
     return 0;
 }
@@ -151,43 +45,29 @@ static int setup_direct(void **state)
 static int setup_derp_only(void **state)
 {
     static struct fixture f;
-    memset(&f, 0, sizeof f);
-    setup_common(&f, false);
+    cf_setup(&f, false);
     vole_conn_set_block_endpoints(f.a.conn, true);
     vole_conn_set_block_endpoints(f.b.conn, true);
     *state = &f;
     return 0;
 }
 
-static void node_stop(struct node *n)
-{
-    vole_conn_attach_stack(n->conn, NULL);
-    vole_stack_free(n->stack);
-    vole_conn_free(n->conn);
-}
-
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    node_stop(&f->a);
-    node_stop(&f->b);
-    vole_udp_close(f->stun.udp);
-    vole_derp_server_free(f->derp);
-    derp_map_free(&f->map);
+    cf_teardown(*state);
     return 0;
 }
 
-/* ---- conditions ---- */
-
-static bool both_homed(void *arg)
+/* A socket that only sends. */
+static void ignore_datagram(void *ctx, const struct wg_endpoint *src, uint8_t *buf, size_t len)
 {
-    struct fixture *f = arg;
-    struct coord_node a, b;
-    vole_conn_self(f->a.conn, &a);
-    vole_conn_self(f->b.conn, &b);
-    return a.preferred_derp != 0 && b.preferred_derp != 0 &&
-           vole_derp_server_stats(f->derp)->clients_current >= 2;
+    (void)ctx;
+    (void)src;
+    (void)buf;
+    (void)len;
 }
+
+/* ---- conditions ---- */
 
 struct ping_wait {
     int replies;
@@ -197,21 +77,13 @@ static void on_reply(void *ctx, uint16_t seq, size_t len, uint64_t rtt) { ((stru
 
 static bool got_reply(void *arg) { return ((struct ping_wait *)arg)->replies > 0; }
 
-/* Each node learns the other as the coordinator would tell it. */
+/* Each node learns the other as the coordinator would tell it; a node
+ * never takes itself as a peer. */
 static void introduce(struct fixture *f, bool with_endpoints)
 {
-    struct coord_node na, nb;
-    assert_true(run_until(f->loop, both_homed, f, LIMIT));
+    struct coord_node na;
+    cf_introduce(f, with_endpoints);
     vole_conn_self(f->a.conn, &na);
-    vole_conn_self(f->b.conn, &nb);
-    na.has_v4 = nb.has_v4 = true;
-    memcpy(na.v4, f->a.addr4, 4);
-    memcpy(nb.v4, f->b.addr4, 4);
-    if (!with_endpoints)
-        na.n_endpoints = nb.n_endpoints = 0;
-    assert_int_equal(vole_conn_upsert_peer(f->a.conn, &nb, "b"), 0);
-    assert_int_equal(vole_conn_upsert_peer(f->b.conn, &na, "a"), 0);
-    /* A node never takes itself as a peer. */
     assert_int_equal(vole_conn_upsert_peer(f->a.conn, &na, "self"), -1);
 }
 
@@ -223,7 +95,7 @@ static bool ping_once(struct fixture *f, uint16_t seq, size_t len)
     struct vole_pinger *pg;
     bool ok;
 
-    IP_ADDR4(&dst, f->b.addr4[0], f->b.addr4[1], f->b.addr4[2], f->b.addr4[3]);
+    IP_ADDR4(&dst, f->b.v4[0], f->b.v4[1], f->b.v4[2], f->b.v4[3]);
     pg = vole_pinger_new(f->a.stack, &dst, on_reply, &pw);
     assert_non_null(pg);
     assert_int_equal(vole_pinger_send(pg, seq, len), 0);
@@ -331,7 +203,7 @@ static void test_bad_disco_dropped(void **state)
 
     introduce(f, true);
     vole_conn_self(f->b.conn, &nb);
-    u = vole_udp_open(f->loop, &uc, stun_on_datagram, NULL, err, sizeof err);
+    u = vole_udp_open(f->loop, &uc, ignore_datagram, NULL, err, sizeof err);
     assert_non_null(u);
 
     static const uint8_t magic[DISCO_MAGIC_LEN] = { 0x54, 0x53, 0xF0, 0x9F, 0x92, 0xAC };   /* "TS💬" */

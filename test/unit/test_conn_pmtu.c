@@ -31,153 +31,40 @@
 #include "tailnet/conn.h"
 
 #include "test/unit/evloop.h"
+#include "test/unit/conn_fixture.h"
 
-#define LIMIT 10.0
+#define LIMIT CF_LIMIT
 #define XFER ((size_t)1024 * 1024)
 #define BIG_UDP 60000
-
-struct stun_srv {
-    struct vole_udp *udp;
-    struct stun_server core;
-};
-
-static void stun_on_datagram(void *ctx, const struct wg_endpoint *src, uint8_t *buf, size_t len)
-{
-    struct stun_srv *s = ctx;
-    uint8_t out[STUN_MAX_RESPONSE];
-    size_t n = stun_server_handle(&s->core, buf, len, src, vole_now_ns(), out, sizeof out);
-    uint8_t *slot;
-    if (n && (slot = vole_udp_tx_slot(s->udp, n))) {
-        memcpy(slot, out, n);
-        vole_udp_tx_commit(s->udp, src, n);
-    }
-}
-
-struct node {
-    struct vole_conn *conn;
-    struct vole_stack *stack;
-    uint8_t v4[4], v6[16];
-    uint8_t key[32];
-    struct vole_tailnet_path path;   /* the last on_path */
-};
-
-static void on_path(void *ctx, const uint8_t key[32], const struct vole_tailnet_path *p)
-{
-    ((struct node *)ctx)->path = *p;
-}
-
-static int stack_output(void *ctx, struct pbuf *p) { return vole_conn_output(((struct node *)ctx)->conn, p); }
-
-struct fixture {
-    struct ev_loop *loop;
-    struct vole_derp_server *derp;
-    struct stun_srv stun;
-    struct derp_map map;
-    struct node a, b;
-};
-
-static void log_line(void *ctx, const char *msg) { fprintf(stderr, "  [%s] %s\n", (const char *)ctx, msg); }
-
-static void node_start(struct fixture *f, struct node *n, uint8_t last, const char *url)
-{
-    struct vole_conn_config cfg = { .server_url = url };
-    if (getenv("VOLE_TEST_VERBOSE")) {
-        cfg.verbose = true;
-        cfg.log = log_line;
-        cfg.log_ctx = last == 1 ? "a" : "b";
-    }
-    struct vole_conn_ops ops = { .ctx = n, .on_path = on_path };
-    struct vole_stack_ops sops = { .ctx = n, .output = stack_output };
-    struct vole_stack_addr addrs[2] = {
-        { .family = 4, .addr = { 100, 64, 0, last }, .prefix = 32 },
-        { .family = 6, .addr = { 0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0, [15] = last }, .prefix = 128 },
-    };
-    char err[256];
-
-    vole_key_generate_private(cfg.private_key);
-    n->conn = vole_conn_new(f->loop, &cfg, &ops, err, sizeof err);
-    if (!n->conn)
-        fail_msg("vole_conn_new: %s", err);
-    memcpy(n->v4, addrs[0].addr, 4);
-    memcpy(n->v6, addrs[1].addr, 16);
-    n->stack = vole_stack_new(f->loop, VOLE_TAILNET_MTU, addrs, 2, &sops, err, sizeof err);
-    if (!n->stack)
-        fail_msg("vole_stack_new: %s", err);
-    vole_conn_attach_stack(n->conn, n->stack);
-    if (vole_conn_set_derp_map(n->conn, &f->map, err, sizeof err) < 0)
-        fail_msg("set_derp_map: %s", err);
-}
 
 static int setup(void **state)
 {
     static struct fixture f;
-    struct vole_derp_server_config dc = { .listen = "127.0.0.1:0" };
-    struct vole_udp_config uc = { .bind_addr = "127.0.0.1" };
-    struct derp_map_stun_addr stun_addr = { .host = "127.0.0.1" };
-    struct derp_map_server_params mp = { .host_name = "127.0.0.1", .force_http = true };
-    char err[256], url[64];
-
-    memset(&f, 0, sizeof f);
-    f.loop = EV_DEFAULT;
-    f.derp = vole_derp_server_new(f.loop, &dc, err, sizeof err);
-    if (!f.derp)
-        fail_msg("derp server: %s", err);
-    assert_int_equal(stun_server_init(&f.stun.core), 0);
-    f.stun.udp = vole_udp_open(f.loop, &uc, stun_on_datagram, &f.stun, err, sizeof err);
-    if (!f.stun.udp)
-        fail_msg("stun socket: %s", err);
-    stun_addr.port = vole_udp_local_port(f.stun.udp);
-    mp.derp_port = vole_derp_server_port(f.derp);
-    mp.stun = &stun_addr;
-    mp.n_stun = 1;
-    if (derp_map_for_server(&f.map, &mp, err, sizeof err) < 0)
-        fail_msg("derp map: %s", err);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", vole_derp_server_port(f.derp));
-    node_start(&f, &f.a, 1, url);
-    node_start(&f, &f.b, 2, url);
+    cf_setup(&f, true);
     *state = &f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    struct node *nodes[2] = { &f->a, &f->b };
-    for (int i = 0; i < 2; i++) {
-        vole_conn_attach_stack(nodes[i]->conn, NULL);
-        vole_stack_free(nodes[i]->stack);
-        vole_conn_free(nodes[i]->conn);
-    }
-    vole_udp_close(f->stun.udp);
-    vole_derp_server_free(f->derp);
-    derp_map_free(&f->map);
+    cf_teardown(*state);
     return 0;
 }
 
-static bool both_homed(void *arg)
+/* Homed, and with endpoints of their own to tell each other. */
+static bool both_ready(void *arg)
 {
     struct fixture *f = arg;
     struct coord_node a, b;
     vole_conn_self(f->a.conn, &a);
     vole_conn_self(f->b.conn, &b);
-    return a.preferred_derp != 0 && b.preferred_derp != 0 && a.n_endpoints > 0 && b.n_endpoints > 0;
+    return cf_both_homed(f) && a.n_endpoints > 0 && b.n_endpoints > 0;
 }
 
 static void introduce(struct fixture *f)
 {
-    struct coord_node na, nb;
-    assert_true(run_until(f->loop, both_homed, f, LIMIT));
-    vole_conn_self(f->a.conn, &na);
-    vole_conn_self(f->b.conn, &nb);
-    memcpy(f->a.key, na.key, 32);
-    memcpy(f->b.key, nb.key, 32);
-    na.has_v4 = nb.has_v4 = na.has_v6 = nb.has_v6 = true;
-    memcpy(na.v4, f->a.v4, 4);
-    memcpy(nb.v4, f->b.v4, 4);
-    memcpy(na.v6, f->a.v6, 16);
-    memcpy(nb.v6, f->b.v6, 16);
-    assert_int_equal(vole_conn_upsert_peer(f->a.conn, &nb, "b"), 0);
-    assert_int_equal(vole_conn_upsert_peer(f->b.conn, &na, "a"), 0);
+    assert_true(run_until(f->loop, both_ready, f, LIMIT));
+    cf_introduce(f, true);
 }
 
 static ip_addr_t addr_of(const struct node *n, int family)
