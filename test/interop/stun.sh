@@ -107,7 +107,8 @@ def case(name, build, expect):
     cases.append((name, tx, build(tx), expect))
 case("bad_fingerprint_dropped", lambda t: msg(0x0001, t, [sw], "bad"), None)
 case("truncated_dropped", lambda t: msg(0x0001, t, [sw])[:-6], None)
-case("oversized_dropped", lambda t: msg(0x0001, t, [sw, attr(0x8FFF, b"\0" * 600)]), None)
+# larger than STUN_SERVER_MAX_REQUEST (1472: a whole 1500-byte IPv4 packet; padded netcheck MTU probes stay within it)
+case("oversized_dropped", lambda t: msg(0x0001, t, [sw, attr(0x8FFF, b"\0" * 1500)]), None)
 case("response_not_answered",
      lambda t: msg(0x0101, t, [attr(0x0020, struct.pack("!BBH", 0, 1, 0x1234) + bytes(4))], "none"), None)
 case("tailscale_request", lambda t: msg(0x0001, t, [sw]), "success")
