@@ -125,6 +125,8 @@ struct vole_conn_stats {
     uint64_t drop_disco_misdirected;         /* CallMeMaybe over UDP, DERP source is another peer, wrong node key */
     uint64_t drop_disco_blocked;             /* disco over UDP, or a CallMeMaybe, while endpoints are blocked */
     uint64_t drop_derp_unknown_sender;       /* a DERP packet from a key that is no (active) peer */
+    uint64_t held_initiations;               /* ...of which WireGuard initiations kept for 2 s */
+    uint64_t replayed_initiations;           /* kept ones handed to WireGuard once their key became a peer */
     uint64_t drop_derp_tx;                   /* no region for the peer, or the DERP client refused */
     uint64_t drop_stun_unclaimed;            /* STUN that is no answer to our requests */
     uint64_t drop_rx_no_stack;               /* decrypted with no stack attached */

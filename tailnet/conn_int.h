@@ -112,6 +112,18 @@ struct conn_region {
     size_t q_head, q_count;
 };
 
+/* conn_held.c: a handshake initiation from a key the coordinator has not
+ * announced yet, kept briefly (see there). */
+#define CONN_HELD_MAX 8
+#define CONN_HELD_NS (2000ull * 1000000ull)
+
+struct conn_held {
+    uint8_t key[32];
+    uint8_t pkt[148];
+    int32_t region;
+    uint64_t at;                   /* 0: free */
+};
+
 struct vole_conn {
     struct ev_loop *loop;
     struct vole_conn_config cfg;       /* strings below are our copies */
@@ -161,6 +173,7 @@ struct vole_conn {
     size_t test_max_udp;               /* vole_conn_test_limit_udp; 0: no limit */
 
     struct vole_conn_stats st;
+    struct conn_held held[CONN_HELD_MAX];
 };
 
 /* conn.c */
@@ -181,6 +194,10 @@ extern const struct wg_sink conn_wg_sink;
 
 /* conn_recv.c */
 void conn_on_datagram(void *ctx, const struct wg_endpoint *src, uint8_t *buf, size_t len);
+/* conn_held.c: keep pkt if it is a WireGuard initiation (true), replay
+ * what is kept for key once it is a peer. */
+bool conn_held_keep(struct vole_conn *c, int32_t region, const uint8_t key[32], const uint8_t *pkt, size_t len);
+void conn_held_replay(struct vole_conn *c, const uint8_t key[32]);
 void conn_derp_input(struct vole_conn *c, struct conn_region *r, const uint8_t src[32], const uint8_t *pkt,
                      size_t len);
 

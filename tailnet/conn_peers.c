@@ -199,6 +199,7 @@ int vole_conn_upsert_peer(struct vole_conn *c, const struct coord_node *n, const
     set_endpoints(c, p, n, now);
     p->home_region = n->preferred_derp;
     conn_peer_update_path(c, p, now);
+    conn_held_replay(c, n->key);
     return 0;
 }
 

@@ -34,6 +34,7 @@ void conn_derp_input(struct vole_conn *c, struct conn_region *r, const uint8_t s
 
     if (!p || !p->active) {
         c->st.drop_derp_unknown_sender++;
+        conn_held_keep(c, r->id, src, pkt, len);
         return;
     }
     if (p->heard_region != r->id) {

@@ -259,6 +259,40 @@ static void test_derp_unknown_sender_dropped(void **state)
     vole_derp_client_free(cl);
 }
 
+/* The coordinator's race: a learns b and starts its handshake before b has
+ * heard of a. b keeps the initiation (not a WireGuard retry 5 s later) and
+ * answers as soon as a becomes its peer: the echo comes back well inside
+ * REKEY_TIMEOUT. */
+static void test_early_initiation_replayed(void **state)
+{
+    struct fixture *f = *state;
+    const struct vole_conn_stats *sb = vole_conn_stats(f->b.conn);
+    struct coord_node na, nb;
+    ip_addr_t dst;
+    struct ping_wait pw = { 0 };
+    struct vole_pinger *pg;
+
+    assert_true(run_until(f->loop, cf_both_homed, f, LIMIT));
+    vole_conn_self(f->a.conn, &na);
+    vole_conn_self(f->b.conn, &nb);
+    na.has_v4 = nb.has_v4 = true;
+    memcpy(na.v4, f->a.v4, 4);
+    memcpy(nb.v4, f->b.v4, 4);
+    assert_int_equal(vole_conn_upsert_peer(f->a.conn, &nb, "b"), 0);
+    IP_ADDR4(&dst, f->b.v4[0], f->b.v4[1], f->b.v4[2], f->b.v4[3]);
+    pg = vole_pinger_new(f->a.stack, &dst, on_reply, &pw);
+    assert_non_null(pg);
+    assert_int_equal(vole_pinger_send(pg, 1, 8), 0);
+    run_for(f->loop, 0.5);
+    assert_int_equal(sb->held_initiations, 1);
+    assert_int_equal(pw.replies, 0);
+    assert_int_equal(vole_conn_upsert_peer(f->b.conn, &na, "a"), 0);
+    assert_int_equal(sb->replayed_initiations, 1);
+    /* The staged echo goes once the session is up: well before a retry. */
+    assert_true(run_until(f->loop, got_reply, &pw, 2.0));
+    vole_pinger_free(pg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +300,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_direct, setup_direct, teardown),
         cmocka_unit_test_setup_teardown(test_bad_disco_dropped, setup_direct, teardown),
         cmocka_unit_test_setup_teardown(test_derp_unknown_sender_dropped, setup_derp_only, teardown),
+        cmocka_unit_test_setup_teardown(test_early_initiation_replayed, setup_derp_only, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
