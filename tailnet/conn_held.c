@@ -28,11 +28,10 @@ static struct conn_held *slot_for(struct vole_conn *c, const uint8_t key[32], ui
 
     for (size_t i = 0; i < CONN_HELD_MAX; i++) {
         struct conn_held *h = &c->held[i];
+        bool stale = !h->at || now - h->at > CONN_HELD_NS;
         if (h->at && memcmp(h->key, key, 32) == 0)
             return h;
-        if (!h->at || now - h->at > CONN_HELD_NS)
-            best = h;
-        else if (best->at && h->at < best->at)
+        if (stale || (best->at && h->at < best->at))
             best = h;
     }
     return best;
