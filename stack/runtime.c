@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "lwip/init.h"
+#include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 
 #include "stack/runtime.h"
@@ -110,6 +111,22 @@ static void stop_watchers(void)
     ev_timer_stop(rt.loop, &rt.timer);
     rt.loop = NULL;
 }
+/* lwIP 2.2.1's tcp_init starts the ephemeral port counter at a random
+ * value in 0xc000..0xffff; from 0xffff its first increment overflows to 0,
+ * which tcp_new_port hands out as "no port", so the process's first
+ * tcp_connect fails with ERR_BUF (1 process in 16384). One throwaway bind to
+ * port 0 takes that first step; later ports are then valid (from 1 up in
+ * that rare case, which inside the tunnel is as good as any). */
+static void skip_port_zero(void)
+{
+    struct tcp_pcb *pcb = tcp_new();
+
+    if (!pcb)
+        return;
+    (void)tcp_bind(pcb, IP4_ADDR_ANY, 0);
+    tcp_abort(pcb);
+}
+
 
 int vole_runtime_acquire(struct ev_loop *loop, char *err, size_t errlen)
 {
@@ -119,6 +136,7 @@ int vole_runtime_acquire(struct ev_loop *loop, char *err, size_t errlen)
     }
     if (!lwip_ready) {
         lwip_init();
+        skip_port_zero();
         lwip_ready = true;
     }
     if (rt.users++ == 0)
