@@ -104,7 +104,7 @@ struct vole_ping_peer_diag {
 /* "✔ preferred DERP region: 999 (vole)" ... "✔ Wireguard handshake 12s ago",
  * then vole's path MTU line when a direct path has one: "✔ direct path MTU
  * 1500: full-size tunnel packets fit (tunnel MTU 1280)" or "⚠ direct path
- * MTU 1280 (less than 1378): tunnel MTU lowered to 1220 toward the agent",
+ * MTU 1280 (less than 1378): tunnel MTU lowered to 1216 toward the agent",
  * with " (still probing)" before the search converged. */
 void vole_ping_print_checklist(FILE *f, const struct vole_ping_peer_diag *d);
 

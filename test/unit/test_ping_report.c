@@ -309,8 +309,8 @@ static void test_checklist_path_mtu(void **state)
     snprintf(want, sizeof want, "%s✔ direct path MTU 1500: full-size tunnel packets fit (tunnel MTU 1280)\n", head);
     expect_checklist(&d, want);
     d.path_mtu_wire = 1280;
-    d.inner_mtu = 1220;
-    snprintf(want, sizeof want, "%s⚠ direct path MTU 1280 (less than 1378): tunnel MTU lowered to 1220 toward the agent\n",
+    d.inner_mtu = 1216;
+    snprintf(want, sizeof want, "%s⚠ direct path MTU 1280 (less than 1378): tunnel MTU lowered to 1216 toward the agent\n",
              head);
     expect_checklist(&d, want);
     d.path_mtu_settled = false;
