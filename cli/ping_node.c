@@ -33,7 +33,7 @@ uint64_t tping_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int64_t unix_ns(void)
+int64_t tping_unix_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -51,139 +51,16 @@ static void finish(struct tping *p, int rc, const char *why)
     ev_break(p->loop, EVBREAK_ALL);
 }
 
-static void arm(ev_timer *w, struct ev_loop *loop, double s)
+void tping_arm(ev_timer *w, struct ev_loop *loop, double s)
 {
     ev_timer_stop(loop, w);
     ev_timer_set(w, s, 0.);
     ev_timer_start(loop, w);
 }
 
-static double secs(int64_t ns)
+double tping_secs(int64_t ns)
 {
     return (double)ns / 1e9;
-}
-
-/* ---- the loop -------------------------------------------------------------------- */
-
-static void send_loop_ping(struct tping *p);
-static void fetch_report(struct tping *p, enum tping_phase phase);
-
-static struct tping_record *new_record(struct tping *p)
-{
-    static struct tping_record scratch;   /* table mode keeps no history */
-    struct tping_record *r;
-
-    if (!p->a.json || p->n_recs >= MAX_RECORDS) {
-        memset(&scratch, 0, sizeof scratch);
-        return &scratch;
-    }
-    if (p->n_recs == p->cap_recs) {
-        size_t cap = p->cap_recs ? p->cap_recs * 2 : 16;
-        struct tping_record *n = realloc(p->recs, cap * sizeof *n);
-        if (!n) {
-            memset(&scratch, 0, sizeof scratch);
-            return &scratch;
-        }
-        p->recs = n;
-        p->cap_recs = cap;
-    }
-    r = &p->recs[p->n_recs++];
-    memset(r, 0, sizeof *r);
-    return r;
-}
-
-/* The n-th attempt is over: pause --wait, or end. */
-static void attempt_over(struct tping *p)
-{
-    p->ping_id = 0;
-    ev_timer_stop(p->loop, &p->deadline);
-    if (p->a.count && p->attempts >= p->a.count) {
-        fetch_report(p, TP_END);
-        return;
-    }
-    arm(&p->tick, p->loop, secs(p->a.wait_ns));
-}
-
-static void pong_to_record(const struct vole_tailnet_pong *pong, struct tping_record *r)
-{
-    r->ok = true;
-    r->pong.latency_ns = (int64_t)pong->latency_ns;
-    r->pong.direct = pong->direct;
-    r->pong.derp_region = pong->derp_region;
-    if (pong->direct) {
-        vole_endpoint_format(r->ep, sizeof r->ep, &pong->endpoint);
-        r->pong.endpoint = r->ep;
-    }
-}
-
-static struct vole_ping_clock clock_now(const struct tping *p)
-{
-    struct vole_ping_clock c = { .show = p->a.time || p->a.utc };
-    time_t now = time(NULL);
-    struct tm tm;
-
-    c.unix_s = (int64_t)now;
-    if (!p->a.utc && localtime_r(&now, &tm))
-        c.utc_offset_s = (int)tm.tm_gmtoff;
-    return c;
-}
-
-static void on_loop_pong(void *ctx, const struct vole_tailnet_pong *pong)
-{
-    struct tping *p = ctx;
-    FILE *out = p->a.json ? stderr : stdout;
-    struct tping_record *r = new_record(p);
-    struct vole_ping_clock c = clock_now(p);
-
-    r->unix_ns = p->ping_sent_unix_ns;
-    if (!pong) {
-        r->error = "timed out";
-        vole_ping_summary_add(&p->sum, false, 0);
-        vole_ping_print_timeout(out, p->a.agent);
-        attempt_over(p);
-        return;
-    }
-    pong_to_record(pong, r);
-    vole_ping_summary_add(&p->sum, true, r->pong.latency_ns);
-    vole_ping_print_pong(out, p->a.agent, &r->pong, vole_tailnet_derp_map(p->t), &c);
-    if (pong->direct && !p->ping_p2p && !p->p2p_printed) {
-        p->p2p_printed = true;
-        vole_ping_print_p2p_established(out, (int64_t)(tping_mono_ns() - p->loop_start_ns));
-    }
-    p->last = *r;
-    if (r->pong.endpoint)
-        p->last.pong.endpoint = p->last.ep;
-    p->have_last = true;
-    fflush(out);
-    attempt_over(p);
-}
-
-static void send_loop_ping(struct tping *p)
-{
-    char err[256];
-
-    p->attempts++;
-    p->ping_sent_unix_ns = unix_ns();
-    p->ping_id = vole_tailnet_ping(p->t, p->a.agent, on_loop_pong, p, err, sizeof err);
-    if (p->ping_id < 0) {
-        struct tping_record *r = new_record(p);
-        p->ping_id = 0;
-        r->unix_ns = p->ping_sent_unix_ns;
-        r->error = "failed";
-        vole_ping_summary_add(&p->sum, false, 0);
-        vole_ping_print_failed(p->a.json ? stderr : stdout, p->a.agent, err);
-        attempt_over(p);
-        return;
-    }
-    arm(&p->deadline, p->loop, secs(p->a.timeout_ns));
-}
-
-static void start_loop(struct tping *p)
-{
-    tping_print_diagnostics(p);
-    p->phase = TP_LOOP;
-    p->loop_start_ns = tping_mono_ns();
-    send_loop_ping(p);
 }
 
 /* ---- the agent's report -------------------------------------------------------------- */
@@ -203,12 +80,12 @@ static void on_report(void *ctx, int status, const char *body, size_t len, const
     }
     snprintf(p->report_err, sizeof p->report_err, "%s", err ? err : "");
     if (p->phase == TP_REPORT)
-        start_loop(p);
+        tping_start_loop(p);
     else if (p->phase == TP_END)
         finish(p, p->sum.successful ? 0 : 1, NULL);
 }
 
-static void fetch_report(struct tping *p, enum tping_phase phase)
+void tping_fetch_report(struct tping *p, enum tping_phase phase)
 {
     char err[256];
 
@@ -238,10 +115,10 @@ static void wait_netinfo(struct tping *p)
     ev_timer_stop(p->loop, &p->deadline);
     p->netinfo_wait_end = tping_mono_ns() + (uint64_t)(NETINFO_WAIT_S * 1e9);
     if (netinfo_settled(p)) {
-        fetch_report(p, TP_REPORT);
+        tping_fetch_report(p, TP_REPORT);
         return;
     }
-    arm(&p->tick, p->loop, 0.1);
+    tping_arm(&p->tick, p->loop, 0.1);
 }
 
 /* ---- the silent ping ------------------------------------------------------------------ */
@@ -269,7 +146,7 @@ static void silent_ping(struct tping *p)
         wait_netinfo(p);
         return;
     }
-    arm(&p->deadline, p->loop, secs(p->a.timeout_ns));
+    tping_arm(&p->deadline, p->loop, tping_secs(p->a.timeout_ns));
 }
 
 /* ---- connect and reach ------------------------------------------------------------------- */
@@ -293,8 +170,8 @@ static void start_reach(struct tping *p)
         return;
     }
     vole_pinger_send(p->pinger, p->icmp_seq++, 0);
-    arm(&p->tick, p->loop, REACH_RETRY_S);
-    arm(&p->deadline, p->loop, secs(p->a.timeout_ns));
+    tping_arm(&p->tick, p->loop, REACH_RETRY_S);
+    tping_arm(&p->deadline, p->loop, tping_secs(p->a.timeout_ns));
 }
 
 static void try_connected(struct tping *p)
@@ -315,15 +192,15 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     case TP_CONNECT: try_connected(p); break;
     case TP_REACH:
         vole_pinger_send(p->pinger, p->icmp_seq++, 0);
-        arm(&p->tick, p->loop, REACH_RETRY_S);
+        tping_arm(&p->tick, p->loop, REACH_RETRY_S);
         break;
     case TP_NETINFO:
         if (netinfo_settled(p))
-            fetch_report(p, TP_REPORT);
+            tping_fetch_report(p, TP_REPORT);
         else
-            arm(&p->tick, p->loop, 0.1);
+            tping_arm(&p->tick, p->loop, 0.1);
         break;
-    case TP_LOOP: send_loop_ping(p); break;
+    case TP_LOOP: tping_send_loop_ping(p); break;
     default: break;
     }
 }
@@ -367,7 +244,7 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
         break;
     case TP_LOOP:
         vole_tailnet_ping_cancel(p->t, p->ping_id);
-        on_loop_pong(p, NULL);
+        tping_loop_timed_out(p);
         break;
     default: break;
     }
@@ -445,7 +322,7 @@ int tping_run(struct tping *p)
     ev_timer_init(&p->tick, on_tick, 0.1, 0.1);
     p->tick.data = p;
     ev_timer_start(p->loop, &p->tick);
-    ev_timer_init(&p->deadline, on_deadline, secs(p->a.timeout_ns), 0.);
+    ev_timer_init(&p->deadline, on_deadline, tping_secs(p->a.timeout_ns), 0.);
     p->deadline.data = p;
     ev_timer_start(p->loop, &p->deadline);
     cli_stop_on_signals(p->loop);

@@ -63,6 +63,7 @@ struct tping {
     struct vole_ping_summary sum;
     struct tping_record *recs;   /* -o json only */
     size_t n_recs, cap_recs;
+    struct tping_record scratch;  /* an attempt that is not kept (table mode, or too many) */
     bool have_last;
     struct tping_record last;    /* the last pong, for the verdict */
     char *last_control_error;
@@ -71,6 +72,17 @@ struct tping {
 
 /* cli/ping_node.c: 0 when any pong came back, 1 otherwise. */
 int tping_run(struct tping *p);
+/* ...and what the loop uses of it. */
+void tping_arm(ev_timer *w, struct ev_loop *loop, double s);
+double tping_secs(int64_t ns);
+int64_t tping_unix_ns(void);
+/* TP_REPORT: start the loop when it comes; TP_END: finish. */
+void tping_fetch_report(struct tping *p, enum tping_phase phase);
+
+/* cli/ping_loop.c */
+void tping_start_loop(struct tping *p);      /* diagnostics printed, first ping */
+void tping_send_loop_ping(struct tping *p);  /* the next attempt (after --wait) */
+void tping_loop_timed_out(struct tping *p);  /* --timeout passed without a pong */
 
 /* cli/ping_diagnose.c */
 void tping_print_diagnostics(struct tping *p);
