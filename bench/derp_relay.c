@@ -87,14 +87,18 @@ static struct vole_derp_client *client_new(struct ev_loop *loop, const struct ar
     return c;
 }
 
+/* The test runs in a prepare watcher: just before the loop blocks, after
+ * every callback of the iteration. (A check watcher runs before the
+ * iteration's I/O callbacks, so a state the last callback set went unseen
+ * until some later event: the whole limit, when nothing else was due.) */
 struct wait {
-    ev_check check;
+    ev_prepare check;
     ev_timer limit;
     bool (*done)(void *);
     void *arg;
 };
 
-static void wait_check(struct ev_loop *loop, ev_check *w, int revents)
+static void wait_check(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     struct wait *wt = w->data;
     if (wt->done(wt->arg))
@@ -110,14 +114,14 @@ static void wait_limit(struct ev_loop *loop, ev_timer *w, int revents)
 static bool run_until(struct ev_loop *loop, bool (*done)(void *), void *arg, double limit)
 {
     struct wait w = {.done = done, .arg = arg};
-    ev_check_init(&w.check, wait_check);
+    ev_prepare_init(&w.check, wait_check);
     ev_timer_init(&w.limit, wait_limit, limit, 0);
     w.check.data = &w;
-    ev_check_start(loop, &w.check);
+    ev_prepare_start(loop, &w.check);
     ev_timer_start(loop, &w.limit);
     if (!done(arg))
         ev_run(loop, 0);
-    ev_check_stop(loop, &w.check);
+    ev_prepare_stop(loop, &w.check);
     ev_timer_stop(loop, &w.limit);
     return done(arg);
 }

@@ -18,6 +18,8 @@
 # receiver counted.  Prints figures only; never judges speed.
 #
 # Usage (root): bench/speedtest.sh     env: VOLE, DURATION, KEEP_TMP=1
+# Sourced (bench/run.sh), it only defines its functions (and those of
+# wg_throughput.sh): lo_setup, tailnet_up/tailnet_down, speedtest, ping_rtt.
 
 DURATION=${DURATION:-5}
 # shellcheck source=wg_throughput.sh
@@ -168,4 +170,7 @@ main() {
 	printf '%-50s %s\n' "vole ping RTT p50 / p99 (ms), DERP" "$PING_derp"
 }
 
-main "$@"
+# run only when executed, not when sourced
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	main "$@"
+fi
