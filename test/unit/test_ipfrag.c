@@ -28,23 +28,6 @@
 
 /* ---- packets ------------------------------------------------------------- */
 
-static uint16_t get16(const uint8_t *b) { return (uint16_t)(b[0] << 8 | b[1]); }
-
-static uint32_t sum_bytes(const uint8_t *b, size_t n, uint32_t acc)
-{
-    for (size_t i = 0; i + 1 < n; i += 2)
-        acc += (uint32_t)(b[i] << 8 | b[i + 1]);
-    if (n & 1)
-        acc += (uint32_t)b[n - 1] << 8;
-    return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-    while (acc >> 16)
-        acc = (acc & 0xFFFF) + (acc >> 16);
-    return (uint16_t)~acc;
-}
 
 /* The TCP/UDP checksum over the pseudo-header: 0 when the field is valid. */
 static uint16_t l4_csum(const uint8_t *ip, const uint8_t *l4, size_t len, uint8_t proto)

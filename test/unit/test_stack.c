@@ -107,24 +107,6 @@ static int teardown(void **state)
 
 /* ---- packet helpers ---------------------------------------------------- */
 
-static uint16_t get16(const uint8_t *b) { return (uint16_t)(b[0] << 8 | b[1]); }
-static uint32_t get32(const uint8_t *b) { return (uint32_t)get16(b) << 16 | get16(b + 2); }
-
-static uint32_t sum_bytes(const uint8_t *b, size_t n, uint32_t acc)
-{
-    for (size_t i = 0; i + 1 < n; i += 2)
-        acc += (uint32_t)(b[i] << 8 | b[i + 1]);
-    if (n & 1)
-        acc += (uint32_t)b[n - 1] << 8;
-    return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-    while (acc >> 16)
-        acc = (acc & 0xFFFF) + (acc >> 16);
-    return (uint16_t)~acc;
-}
 
 /* Over a packet that includes its checksum field, these return 0 if valid. */
 static uint16_t csum4(const uint8_t *src, const uint8_t *dst, uint8_t proto,

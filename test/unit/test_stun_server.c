@@ -15,6 +15,7 @@
 #include "bytes.h"
 #include "hex.h"
 #include "stun/server.h"
+#include "test/unit/bytes.h"
 
 #define SEC 1000000000ull
 #define T0 (5 * SEC)   /* any non-zero start */
@@ -43,11 +44,6 @@ static int teardown(void **state)
 {
     free(*state);
     return 0;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 /* A message under construction: header, then attributes appended. */
