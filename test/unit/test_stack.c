@@ -427,7 +427,7 @@ static void test_ping4_fragments(void **state)
     struct ping_log log = { 0 };
     struct vole_pinger *pg = vole_pinger_new(f->s, &dst, on_reply, &log);
     static uint8_t msg[8 + 4000];
-    uint8_t hdr[20];
+    uint8_t hdr[20] = { 0 };
     size_t len;
 
     assert_non_null(pg);
