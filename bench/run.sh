@@ -359,20 +359,11 @@ main() {
 		ping_rtt direct
 	fi
 	tailnet_down
-	if tailnet_up 18090 --block-direct-connections; then
-		speedtest derp_down down
-		speedtest derp_up up
-		ping_rtt derp
-	fi
-	tailnet_down
-	if wgpair_setup; then
-		iperf wggo_down "$NSC" 198.19.0.1 5201 -R
-		iperf wggo_up "$NSC" 198.19.0.1 5201
+	derp_runs
+	if wggo_runs; then
 		wggo_stop "$IFS_"
 		wggo_stop "$IFC"
 		stop_pid "$SRV_IPERF"
-	else
-		log "wireguard-go setup failed: its rows are n/a"
 	fi
 	relay
 	log "whole run: $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s;" \

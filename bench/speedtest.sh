@@ -120,6 +120,28 @@ ping_rtt() {
 }
 # <<< PING RTT >>>
 
+# derp_runs: the DERP path (the server's --block-direct-connections), both
+# directions, and the ping RTT over it
+derp_runs() {
+	if tailnet_up 18090 --block-direct-connections; then
+		speedtest derp_down down
+		speedtest derp_up up
+		ping_rtt derp
+	fi
+	tailnet_down
+}
+
+# wggo_runs: iperf3 over the two wireguard-go peers, both directions; 1
+# (rows n/a) when they could not be set up
+wggo_runs() {
+	if ! wgpair_setup; then
+		log "wireguard-go setup failed: its rows are n/a"
+		return 1
+	fi
+	iperf wggo_down "$NSC" 198.19.0.1 5201 -R
+	iperf wggo_up "$NSC" 198.19.0.1 5201
+}
+
 row() { printf '%-50s %8s %11s  %s\n' "$1" "$2" "$3" "${4:-}"; }
 
 main() {
@@ -140,18 +162,8 @@ main() {
 		ping_rtt direct
 	fi
 	tailnet_down
-	if tailnet_up 18090 --block-direct-connections; then
-		speedtest derp_down down
-		speedtest derp_up up
-		ping_rtt derp
-	fi
-	tailnet_down
-	if wgpair_setup; then
-		iperf wggo_down "$NSC" 198.19.0.1 5201 -R
-		iperf wggo_up "$NSC" 198.19.0.1 5201
-	else
-		log "wireguard-go setup failed: its rows are n/a"
-	fi
+	derp_runs
+	wggo_runs
 
 	echo
 	row "path (data direction)" "Gbit/s" "vole/wg-go" "path"
