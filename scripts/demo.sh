@@ -84,13 +84,19 @@ wait_banner "$work/b.log"
 mib=256
 head -c $((mib * 1024 * 1024)) /dev/urandom > "$work/data"
 sent=$(sha256sum "$work/data" | cut -d' ' -f1)
-start=$(date +%s.%N)
-timeout 120 socat -u "OPEN:$work/data" "TCP:127.0.0.1:$lport"
-for _ in $(seq 100); do [ -s "$work/received.sha" ] && break; sleep 0.1; done
-end=$(date +%s.%N)
-got=$(cat "$work/received.sha")
-secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-rate=$(awk -v m="$mib" -v s="$secs" 'BEGIN { printf "%.2f", m * 8 * 1.048576 / 1000 / s }')
+# send_timed PORT SHA_FILE: the data to 127.0.0.1:PORT, then (bounded) the
+# sink's SHA-256 from SHA_FILE; sets got, secs and rate (Gbit/s)
+send_timed() {
+  local start end
+  start=$(date +%s.%N)
+  timeout 120 socat -u "OPEN:$work/data" "TCP:127.0.0.1:$1"
+  for _ in $(seq 100); do [ -s "$2" ] && break; sleep 0.1; done
+  end=$(date +%s.%N)
+  got=$(cat "$2")
+  secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+  rate=$(awk -v m="$mib" -v s="$secs" 'BEGIN { printf "%.2f", m * 8 * 1.048576 / 1000 / s }')
+}
+send_timed "$lport" "$work/received.sha"
 echo "   sent     $mib MiB, sha256 $sent"
 echo "   received        sha256 ${got:-nothing}"
 echo "   $secs s, $rate Gbit/s"
@@ -123,13 +129,8 @@ wait_line "$work/agent.log" "registered as dev"
 pids+=($!)
 wait_line "$work/forward.log" "listening on"
 sed 's/^/   /' "$work/server.log" "$work/agent.log" "$work/forward.log"
-start=$(date +%s.%N)
-timeout 120 socat -u "OPEN:$work/data" "TCP:127.0.0.1:$lport2"
-for _ in $(seq 100); do [ -s "$work/received2.sha" ] && break; sleep 0.1; done
-end=$(date +%s.%N)
-got2=$(cat "$work/received2.sha")
-secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-rate=$(awk -v m="$mib" -v s="$secs" 'BEGIN { printf "%.2f", m * 8 * 1.048576 / 1000 / s }')
+send_timed "$lport2" "$work/received2.sha"
+got2=$got
 echo "   path lines of the client:"
 grep "path dev" "$work/forward.log" | sed 's/^/     /'
 echo "   sent     $mib MiB through vole forward, sha256 $sent"
