@@ -311,10 +311,23 @@ t_7() {
 	expect_derp 7 "UDP dropped on the client's side"
 }
 
+# no_endpoints LABEL WHOSE LOG PATTERN: LOG has node update lines matching
+# PATTERN (a grep regex), and every one of them lists 0 endpoints (case 8)
+no_endpoints() {
+	local n bad
+	n=$(grep -c "$4" "$3")
+	bad=$(grep "$4" "$3" | grep -v 'node update, 0 endpoints' | head -n 3)
+	if [ "$n" -gt 0 ] && [ -z "$bad" ]; then
+		pass "case 8: every node update $2 ($n) has 0 endpoints"
+	else
+		fail "case 8: $1" "$n '$4' lines; with endpoints: ${bad:-none}"
+	fi
+}
+
 # 8. block-direct: the server strips endpoints; no UDP between the sites at
 # all (counted on both routers), no node update with an endpoint
 t_8() {
-	local bad n
+	local n
 	if vole_ready; then
 		nodes_stop
 		server_stop
@@ -331,20 +344,8 @@ t_8() {
 	else
 		fail "case 8: UDP between the sites" "router counters A/B $n, want 0/0"
 	fi
-	n=$(grep -c 'peer dev: node update' "$FWD_LOG")
-	bad=$(grep 'peer dev: node update' "$FWD_LOG" | grep -v 'node update, 0 endpoints' | head -n 3)
-	if [ "$n" -gt 0 ] && [ -z "$bad" ]; then
-		pass "case 8: every node update of dev ($n) has 0 endpoints"
-	else
-		fail "case 8: node updates" "$n 'peer dev: node update' lines; with endpoints: ${bad:-none}"
-	fi
-	n=$(grep -c 'peer client-[0-9]*: node update' "$AGT_LOG")
-	bad=$(grep 'peer client-[0-9]*: node update' "$AGT_LOG" | grep -v 'node update, 0 endpoints' | head -n 3)
-	if [ "$n" -gt 0 ] && [ -z "$bad" ]; then
-		pass "case 8: every node update the agent got ($n) has 0 endpoints"
-	else
-		fail "case 8: agent's node updates" "$n 'peer client-N: node update' lines; with endpoints: ${bad:-none}"
-	fi
+	no_endpoints "node updates" "of dev" "$FWD_LOG" 'peer dev: node update'
+	no_endpoints "agent's node updates" "the agent got" "$AGT_LOG" 'peer client-[0-9]*: node update'
 	nodes_stop
 	server_stop
 	server_start || fail "case 8: server restart without block-direct" "did not start"
