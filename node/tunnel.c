@@ -357,7 +357,7 @@ void vole_tunnel_log_stats(struct vole_tunnel *t)
         { "source not allowed", d->rx_not_allowed }, { "no buffer", d->rx_alloc_failed },
         { "no route (tx)", d->tx_no_route }, { "no endpoint (tx)", d->tx_no_endpoint },
         { "staged overflow (tx)", d->tx_staged_dropped }, { "no send slot (tx)", d->tx_slot_failed },
-        { "too big (tx)", d->tx_too_big },
+        { "too big (tx)", d->tx_too_big }, { "encrypt failed (tx)", d->tx_encrypt_failed },
     };
 
     logf_(t, "udp: rx %llu datagrams in %llu syscalls, tx %llu datagrams in %llu syscalls; "

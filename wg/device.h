@@ -52,6 +52,7 @@ struct wg_device_stats {
     uint64_t rx_handshake_invalid, rx_cookie_invalid, rx_unknown_index, rx_key_expired;
     uint64_t rx_decrypt_failed, rx_replay, rx_bad_inner, rx_not_allowed, rx_alloc_failed;
     uint64_t tx_no_route, tx_no_endpoint, tx_staged_dropped, tx_slot_failed, tx_too_big;
+    uint64_t tx_encrypt_failed;        /* the AEAD backend refused (never seen: counted, not assumed) */
 };
 
 struct wg_peer_config {

@@ -3,13 +3,32 @@
 #include <sodium.h>
 #include <stdlib.h>
 
+struct wg_keypair *wg_keypair_new(const uint8_t send_key[WG_KEY_LEN], const uint8_t recv_key[WG_KEY_LEN])
+{
+    struct wg_keypair *kp = calloc(1, sizeof *kp);
+
+    if (!kp)
+        return NULL;
+    /* Keyed once here so that no packet allocates or expands a key. */
+    if (!wg_aead_init(&kp->send, send_key) || !wg_aead_init(&kp->recv, recv_key)) {
+        wg_aead_wipe(&kp->send);
+        wg_aead_wipe(&kp->recv);
+        free(kp);
+        return NULL;
+    }
+    return kp;
+}
+
+/* Every path that drops a keypair (rotation, expiry, zeroing, peer and device
+ * free) ends here, so the backends' contexts are freed exactly once. */
 void wg_keypair_destroy(struct wg_index_table *t, struct wg_keypair *kp)
 {
     if (!kp)
         return;
     wg_index_remove(t, &kp->entry);
-    sodium_memzero(kp->send_key, sizeof kp->send_key);
-    sodium_memzero(kp->recv_key, sizeof kp->recv_key);
+    wg_aead_wipe(&kp->send);
+    wg_aead_wipe(&kp->recv);
+    sodium_memzero(kp, sizeof *kp);
     free(kp);
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "wg/aead.h"
 #include "wg/index.h"
 #include "wg/messages.h"
 #include "wg/replay.h"
@@ -13,8 +14,7 @@
 struct wg_peer;
 
 struct wg_keypair {
-    uint8_t send_key[WG_KEY_LEN];
-    uint8_t recv_key[WG_KEY_LEN];
+    struct wg_aead send, recv;         /* the only copies of the two transport keys */
     uint64_t send_counter;             /* the next nonce to use */
     struct wg_replay replay;
     struct wg_index_entry entry;       /* our index: the receiver index of incoming data */
@@ -28,6 +28,9 @@ struct wg_keypairs {
     struct wg_keypair *previous, *current, *next;
 };
 
+/* A keypair keyed for both directions (the caller wipes its copies of the
+ * keys), everything else zero; NULL when out of memory. */
+struct wg_keypair *wg_keypair_new(const uint8_t send_key[WG_KEY_LEN], const uint8_t recv_key[WG_KEY_LEN]);
 /* Free a keypair: unlink its index, wipe its keys. NULL is fine. */
 void wg_keypair_destroy(struct wg_index_table *t, struct wg_keypair *kp);
 /* Install a fresh keypair: an initiator's becomes current at once, a responder's

@@ -322,6 +322,7 @@ out:
 struct wg_keypair *wg_noise_begin_session(struct wg_device *dev, struct wg_peer *peer, uint64_t now)
 {
     struct wg_handshake *hs = &peer->hs;
+    uint8_t send_key[WG_KEY_LEN], recv_key[WG_KEY_LEN];
     struct wg_keypair *kp;
     bool initiator;
 
@@ -331,14 +332,16 @@ struct wg_keypair *wg_noise_begin_session(struct wg_device *dev, struct wg_peer 
         initiator = false;
     else
         return NULL;
-    kp = calloc(1, sizeof *kp);
-    if (!kp)
-        return NULL;
     /* (T_send_i, T_recv_i) = Kdf2(C, empty); the responder's are swapped. */
     if (initiator)
-        wg_kdf(kp->send_key, kp->recv_key, NULL, hs->chaining_key, NULL, 0);
+        wg_kdf(send_key, recv_key, NULL, hs->chaining_key, NULL, 0);
     else
-        wg_kdf(kp->recv_key, kp->send_key, NULL, hs->chaining_key, NULL, 0);
+        wg_kdf(recv_key, send_key, NULL, hs->chaining_key, NULL, 0);
+    kp = wg_keypair_new(send_key, recv_key);
+    sodium_memzero(send_key, sizeof send_key);
+    sodium_memzero(recv_key, sizeof recv_key);
+    if (!kp)
+        return NULL;
     wg_replay_init(&kp->replay);
     kp->initiator = initiator;
     kp->created = now;

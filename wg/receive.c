@@ -1,6 +1,5 @@
 /* The receive side: message dispatch, handshake consumption behind the cookie
  * checks, and transport data in the kernel's order (performance.md §3.7). */
-#include <sodium.h>
 #include <string.h>
 
 #include "wg/core.h"
@@ -173,7 +172,6 @@ static void receive_data(struct wg_device *dev, const struct wg_endpoint *src, c
                          uint64_t now)
 {
     struct wg_index_entry *e = wg_index_lookup(&dev->index, wg_get_le32(msg + 4));
-    uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES] = {0};
     size_t ptlen = len - WG_DATA_OVERHEAD;
     uint64_t counter = wg_get_le64(msg + 8);
     struct wg_keypair *kp;
@@ -196,10 +194,8 @@ static void receive_data(struct wg_device *dev, const struct wg_endpoint *src, c
         dev->stats.rx_alloc_failed++;
         return;
     }
-    wg_put_le64(nonce + 4, counter);
     /* Out of place: the decryption is the copy into the stack's buffer. */
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(pt, NULL, NULL, msg + WG_DATA_HEADER_LEN,
-                                                  len - WG_DATA_HEADER_LEN, NULL, 0, nonce, kp->recv_key) != 0) {
+    if (!wg_aead_open(&kp->recv, counter, msg + WG_DATA_HEADER_LEN, len - WG_DATA_HEADER_LEN, pt)) {
         dev->stats.rx_decrypt_failed++;
         dev->sink.rx_discard(dev->sink.ctx, handle);
         return;

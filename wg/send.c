@@ -102,16 +102,16 @@ static size_t iov_total(const struct wg_iov *iov, int iovcnt)
 }
 
 /* Encrypt one packet with the current keypair straight into a send slot:
- * header, plaintext gathered in place, zero padding, then AEAD in place. */
+ * header, then the AEAD reads the gathered plaintext and the zero padding in
+ * one pass and writes ciphertext and tag behind it. */
 static bool encrypt_and_send(struct wg_peer *peer, struct wg_keypair *kp, const struct wg_iov *iov,
                              int iovcnt, size_t len, uint64_t now)
 {
     struct wg_device *dev = peer->dev;
     size_t pad = padding_for(len, dev->mtu), ptlen = len + pad;
     size_t total = WG_DATA_HEADER_LEN + ptlen + WG_AEAD_TAG_LEN;
-    uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES] = {0};
     uint64_t counter;
-    uint8_t *slot, *p;
+    uint8_t *slot;
 
     if (peer->endpoint.family == 0) {
         dev->stats.tx_no_endpoint++;
@@ -130,15 +130,11 @@ static bool encrypt_and_send(struct wg_peer *peer, struct wg_keypair *kp, const 
     wg_put_le32(slot, WG_MSG_DATA);
     wg_put_le32(slot + 4, kp->remote_index);
     wg_put_le64(slot + 8, counter);
-    p = slot + WG_DATA_HEADER_LEN;
-    for (int i = 0; i < iovcnt; i++) {
-        memcpy(p, iov[i].base, iov[i].len);
-        p += iov[i].len;
+    /* The slot is not committed: the next tx_slot call reuses it. */
+    if (!wg_aead_seal(&kp->send, counter, iov, iovcnt, pad, slot + WG_DATA_HEADER_LEN)) {
+        dev->stats.tx_encrypt_failed++;
+        return false;
     }
-    memset(p, 0, pad);
-    wg_put_le64(nonce + 4, counter);
-    crypto_aead_chacha20poly1305_ietf_encrypt(slot + WG_DATA_HEADER_LEN, NULL, slot + WG_DATA_HEADER_LEN, ptlen,
-                                              NULL, 0, NULL, nonce, kp->send_key);
     dev->sink.tx_commit(dev->sink.ctx, &peer->endpoint, total);
     wg_send_datagram_done(peer, total);
     wg_timers_any_authenticated_packet_traversal(peer, now);
