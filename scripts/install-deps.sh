@@ -7,6 +7,7 @@ BUILD_PKGS=(
   build-essential cmake pkg-config dpkg-dev xz-utils debian-archive-keyring
   libsodium-dev libev-dev libmbedtls-dev libjansson-dev libhttp-parser-dev
   libwslay-dev libpcap-dev libcmocka-dev zlib1g-dev
+  libssl-dev   # libcrypto: the WireGuard data AEAD (CMake VOLE_AEAD=openssl)
 )
 # Real peers and tools the tests and benchmarks drive.
 TEST_PKGS=(

@@ -3,6 +3,14 @@
 
 #include <string.h>
 
+#ifdef VOLE_AEAD_OPENSSL
+#define BACKEND(fn) wg_aead_openssl_##fn
+#define BACKEND_NAME "openssl"
+#else
+#define BACKEND(fn) wg_aead_sodium_##fn
+#define BACKEND_NAME "sodium"
+#endif
+
 /* 32 zero bits, then the little-endian counter (the whitepaper's nonce). */
 static void data_nonce(uint8_t nonce[WG_AEAD_NONCE_LEN], uint64_t counter)
 {
@@ -13,12 +21,12 @@ static void data_nonce(uint8_t nonce[WG_AEAD_NONCE_LEN], uint64_t counter)
 
 bool wg_aead_init(struct wg_aead *a, const uint8_t key[WG_KEY_LEN])
 {
-    return wg_aead_sodium_init(&a->impl, key);
+    return BACKEND(init)(&a->impl, key);
 }
 
 void wg_aead_wipe(struct wg_aead *a)
 {
-    wg_aead_sodium_wipe(&a->impl);
+    BACKEND(wipe)(&a->impl);
 }
 
 bool wg_aead_seal(struct wg_aead *a, uint64_t counter, const struct wg_iov *iov, int iovcnt, size_t pad_zeros,
@@ -27,7 +35,7 @@ bool wg_aead_seal(struct wg_aead *a, uint64_t counter, const struct wg_iov *iov,
     uint8_t nonce[WG_AEAD_NONCE_LEN];
 
     data_nonce(nonce, counter);
-    return wg_aead_sodium_seal(&a->impl, nonce, NULL, 0, iov, iovcnt, pad_zeros, out);
+    return BACKEND(seal)(&a->impl, nonce, NULL, 0, iov, iovcnt, pad_zeros, out);
 }
 
 bool wg_aead_open(struct wg_aead *a, uint64_t counter, const uint8_t *in, size_t len, uint8_t *out)
@@ -35,10 +43,10 @@ bool wg_aead_open(struct wg_aead *a, uint64_t counter, const uint8_t *in, size_t
     uint8_t nonce[WG_AEAD_NONCE_LEN];
 
     data_nonce(nonce, counter);
-    return wg_aead_sodium_open(&a->impl, nonce, NULL, 0, in, len, out);
+    return BACKEND(open)(&a->impl, nonce, NULL, 0, in, len, out);
 }
 
 const char *wg_aead_backend(void)
 {
-    return "sodium";
+    return BACKEND_NAME;
 }

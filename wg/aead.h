@@ -9,12 +9,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wg/aead_sodium.h"
 #include "wg/device.h"
+#ifdef VOLE_AEAD_OPENSSL
+#include "wg/aead_openssl.h"
+#else
+#include "wg/aead_sodium.h"
+#endif
 
 /* One direction's key, ready for per-packet use: no allocation per packet. */
 struct wg_aead {
+#ifdef VOLE_AEAD_OPENSSL
+    struct wg_aead_openssl impl;
+#else
     struct wg_aead_sodium impl;
+#endif
 };
 
 /* False when the backend could not set up its context (out of memory): the
