@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <string.h>
 
 bool wg_aead_openssl_init(struct wg_aead_openssl *a, const uint8_t key[WG_KEY_LEN])
 {
@@ -43,26 +44,41 @@ static bool start(EVP_CIPHER_CTX *c, int enc, const uint8_t *nonce, const uint8_
     return c && EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, enc) == 1 && update(c, NULL, ad, adlen);
 }
 
+/* The plaintext as one buffer: the single iov entry itself, or everything
+ * gathered into out (then encrypted there in place). Measured (BENCHMARKS.md,
+ * "Bulk AEAD, side by side"): one EVP update per iov entry costs 1.24 us for a
+ * 1296-byte packet in three pieces against 0.78 us in one, since every piece
+ * that ends off a 64-byte block drops ChaCha20 and Poly1305 onto their
+ * partial-block paths; the copy of a packet that is already in cache is far
+ * cheaper than that. */
+static const uint8_t *plaintext(const struct wg_iov *iov, int iovcnt, size_t pad_zeros, uint8_t *out, size_t *len)
+{
+    if (iovcnt == 1 && pad_zeros == 0) {
+        *len = iov[0].len;
+        return iov[0].base;
+    }
+    *len = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(out + *len, iov[i].base, iov[i].len);
+        *len += iov[i].len;
+    }
+    memset(out + *len, 0, pad_zeros);
+    *len += pad_zeros;
+    return out;
+}
+
 bool wg_aead_openssl_seal(struct wg_aead_openssl *a, const uint8_t nonce[WG_AEAD_NONCE_LEN], const uint8_t *ad,
                           size_t adlen, const struct wg_iov *iov, int iovcnt, size_t pad_zeros, uint8_t *out)
 {
-    static const uint8_t zeros[64];
     uint8_t *p = out;
+    const uint8_t *m;
+    size_t mlen;
     int n;
 
     if (!start(a->ctx, 1, nonce, ad, adlen))
         return false;
-    for (int i = 0; i < iovcnt; i++) {
-        if (!update(a->ctx, &p, iov[i].base, iov[i].len))
-            return false;
-    }
-    while (pad_zeros) {
-        size_t chunk = pad_zeros < sizeof zeros ? pad_zeros : sizeof zeros;
-        if (!update(a->ctx, &p, zeros, chunk))
-            return false;
-        pad_zeros -= chunk;
-    }
-    if (EVP_CipherFinal_ex(a->ctx, p, &n) != 1)
+    m = plaintext(iov, iovcnt, pad_zeros, out, &mlen);
+    if (!update(a->ctx, &p, m, mlen) || EVP_CipherFinal_ex(a->ctx, p, &n) != 1)
         return false;
     p += n;
     return EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, WG_AEAD_TAG_LEN, p) == 1;

@@ -1,8 +1,9 @@
 /* The ChaCha20-Poly1305 (RFC 8439) backend on OpenSSL 3's libcrypto, about
  * 1.6x libsodium's speed on 1.3 kB packets here (docs/BENCHMARKS.md). Built
  * whenever libcrypto is found (VOLE_HAVE_LIBCRYPTO). Same contract as
- * wg/aead_sodium.h; the plaintext is streamed from each iov entry straight
- * into out, so nothing is gathered or copied first. */
+ * wg/aead_sodium.h, the same gathering too: one iov entry is encrypted
+ * straight from it, several are gathered into out first (aead_openssl.c: the
+ * numbers behind that). */
 #ifndef VOLE_WG_AEAD_OPENSSL_H
 #define VOLE_WG_AEAD_OPENSSL_H
 
