@@ -7,6 +7,7 @@
 #include "wg/cookie.h"
 #include "wg/device.h"
 #include "wg/index.h"
+#include "wg/jitter.h"
 #include "wg/keypair.h"
 #include "wg/noise.h"
 #include "wg/ratelimit.h"
@@ -72,6 +73,7 @@ struct wg_device {
     uint64_t under_load_until;
     bool force_under_load;
     uint64_t next_deadline;             /* cached minimum of every peer timer */
+    struct wg_jitter jitter;            /* the rekey timers' jitter (timers.c) */
 };
 
 /* Handshake messages per second above which mac2 (cookies) is demanded. The

@@ -23,6 +23,7 @@ struct wg_device *wg_device_new(const uint8_t private_key[WG_KEY_LEN], uint16_t 
     dev->mtu = mtu;
     dev->load_window_start = now;
     dev->next_deadline = UINT64_MAX;
+    wg_jitter_seed(&dev->jitter);
     return dev;
 }
 

@@ -1,12 +1,11 @@
 /* Per-peer timers, as the kernel's timers.c describes them (performance.md §3.3).
  * Each timer is an absolute monotonic deadline; wg_device_tick runs the due ones. */
-#include <sodium.h>
-
 #include "wg/core.h"
 
-static uint64_t jitter(void)
+/* 0..REKEY_TIMEOUT_JITTER_MS ms, from the device's PRNG (wg/jitter.h says why). */
+static uint64_t jitter(struct wg_peer *peer)
 {
-    return (uint64_t)randombytes_uniform(WG_REKEY_TIMEOUT_JITTER_MS + 1) * 1000000ull;
+    return (uint64_t)wg_jitter_below(&peer->dev->jitter, WG_REKEY_TIMEOUT_JITTER_MS + 1) * 1000000ull;
 }
 
 static void mod_timer(struct wg_peer *peer, enum wg_timer t, uint64_t deadline)
@@ -29,7 +28,7 @@ static bool pending(const struct wg_peer *peer, enum wg_timer t)
 void wg_timers_data_sent(struct wg_peer *peer, uint64_t now)
 {
     if (!pending(peer, WG_TIMER_NEW_HANDSHAKE))
-        mod_timer(peer, WG_TIMER_NEW_HANDSHAKE, now + WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT + jitter());
+        mod_timer(peer, WG_TIMER_NEW_HANDSHAKE, now + WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT + jitter(peer));
 }
 
 void wg_timers_data_received(struct wg_peer *peer, uint64_t now)
@@ -58,7 +57,7 @@ void wg_timers_any_authenticated_packet_traversal(struct wg_peer *peer, uint64_t
 
 void wg_timers_handshake_initiated(struct wg_peer *peer, uint64_t now)
 {
-    mod_timer(peer, WG_TIMER_RETRANSMIT_HANDSHAKE, now + WG_REKEY_TIMEOUT + jitter());
+    mod_timer(peer, WG_TIMER_RETRANSMIT_HANDSHAKE, now + WG_REKEY_TIMEOUT + jitter(peer));
 }
 
 void wg_timers_handshake_complete(struct wg_peer *peer, uint64_t now)
