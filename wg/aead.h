@@ -30,8 +30,11 @@ struct wg_aead {
 bool wg_aead_init(struct wg_aead *a, const uint8_t key[WG_KEY_LEN]);
 /* Wipes the key and frees the backend's context. Idempotent; a zeroed struct is fine. */
 void wg_aead_wipe(struct wg_aead *a);
-/* Writes ChaCha20(iov... || pad_zeros zero bytes) || 16-byte tag to out in one
- * pass over the iov. out must not overlap the iov. False: nothing usable in out. */
+/* Writes ChaCha20(iov... || pad_zeros zero bytes) || 16-byte tag to out: a
+ * single entry without padding is read once, straight into out; anything else
+ * is gathered into out and encrypted there (faster for both backends than
+ * feeding the pieces one by one). out must not overlap the iov. False: out
+ * holds nothing usable. */
 bool wg_aead_seal(struct wg_aead *a, uint64_t counter, const struct wg_iov *iov, int iovcnt, size_t pad_zeros,
                   uint8_t *out);
 /* in: ciphertext || tag, len >= 16. Writes len - 16 bytes to out, possibly
