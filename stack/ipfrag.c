@@ -281,20 +281,42 @@ static void tcp_put16(uint8_t *tcp, size_t at, uint16_t v)
     set16(tcp + 16, cs);
 }
 
-bool vole_tcp_clamp_mss(uint8_t *pkt, size_t len, uint16_t max_mss)
+/* The TCP header of a SYN in pkt and its MSS option's offset in it, or NULL. */
+static uint8_t *syn_mss(uint8_t *pkt, size_t len, size_t *at)
 {
-    size_t off, hlen, at;
+    size_t off;
     uint8_t *tcp;
 
     if (!pkt || !(off = tcp_offset(pkt, len)))
-        return false;
+        return NULL;
     tcp = pkt + off;
     if (!(tcp[13] & TCP_FLAG_SYN))
-        return false;
-    hlen = (size_t)(tcp[12] >> 4) * 4;
-    at = mss_option(tcp, hlen);
-    if (!at || get16(tcp + at) <= max_mss)
+        return NULL;
+    *at = mss_option(tcp, (size_t)(tcp[12] >> 4) * 4);
+    return *at ? tcp : NULL;
+}
+
+bool vole_tcp_clamp_mss(uint8_t *pkt, size_t len, uint16_t max_mss)
+{
+    size_t at;
+    uint8_t *tcp = syn_mss(pkt, len, &at);
+
+    if (!tcp || get16(tcp + at) <= max_mss)
         return false;
     tcp_put16(tcp, at, max_mss);
+    return true;
+}
+
+bool vole_tcp_set_mss(uint8_t *pkt, size_t len, uint16_t mss, uint16_t *advertised)
+{
+    size_t at;
+    uint8_t *tcp = syn_mss(pkt, len, &at);
+
+    if (!tcp)
+        return false;
+    if (advertised)
+        *advertised = get16(tcp + at);
+    if (get16(tcp + at) != mss)
+        tcp_put16(tcp, at, mss);
     return true;
 }

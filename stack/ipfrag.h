@@ -33,6 +33,12 @@ int vole_ip_fragment(const uint8_t *pkt, size_t len, size_t mtu, uint32_t id, vo
  * (RFC 1624). true when it changed pkt. Fragments and non-TCP: false. */
 bool vole_tcp_clamp_mss(uint8_t *pkt, size_t len, uint16_t max_mss);
 
+/* If pkt is a TCP segment with SYN set and an MSS option: its value in
+ * *advertised (if not NULL), the option set to mss with the TCP checksum
+ * updated incrementally, and true. Else false, pkt unchanged. Issue #8:
+ * the peer's SYN raised to lwIP's large segment size (stack/tso.h). */
+bool vole_tcp_set_mss(uint8_t *pkt, size_t len, uint16_t mss, uint16_t *advertised);
+
 /* The MSS that fits an inner MTU for a family (4: mtu - 40, 6: mtu - 60). */
 static inline uint16_t vole_mss_for_mtu(uint8_t family, uint16_t mtu)
 {

@@ -8,27 +8,49 @@
 #include "lwip/netif.h"
 
 #include "stack/stack_priv.h"
+#include "stack/tso.h"
 
 /* IPv6 requires every link to carry 1280-byte packets (RFC 8200 §5). */
 #define VOLE_IPV6_MIN_MTU 1280
 #define VOLE_IPV4_MIN_MTU 68
 
-static err_t tunnel_output4(struct netif *n, struct pbuf *p, const ip4_addr_t *dst)
+/* One packet to the tunnel, seen by the tap first. */
+static int send_one(void *ctx, struct pbuf *p)
 {
-    struct vole_stack *s = n->state;
-    (void)dst;   /* one peer set behind the tunnel: WireGuard routes by inner dst */
+    struct vole_stack *s = ctx;
     if (s->tap)
         s->tap(s->tap_ctx, p, true);
-    return (err_t)s->ops.output(s->ops.ctx, p);
+    return s->ops.output(s->ops.ctx, p);
+}
+
+/* With TSO on, TCP packets are checksummed and cut here (stack/tso.h). */
+static err_t tunnel_send(struct vole_stack *s, struct pbuf *p)
+{
+    int err = ERR_OK, n;
+
+    if (!s->max_packet)
+        return (err_t)send_one(s, p);
+    n = vole_tso_output(p, s->max_packet(s->max_packet_ctx, p), send_one, s, &err);
+    if (n == 0)
+        return (err_t)send_one(s, p);
+    s->tso.tcp_out++;
+    if (n > 1) {
+        s->tso.cut++;
+        s->tso.pieces += (uint64_t)n;
+    }
+    return (err_t)err;
+}
+
+static err_t tunnel_output4(struct netif *n, struct pbuf *p, const ip4_addr_t *dst)
+{
+    (void)dst;   /* one peer set behind the tunnel: WireGuard routes by inner dst */
+    return tunnel_send(n->state, p);
 }
 
 static err_t tunnel_output6(struct netif *n, struct pbuf *p, const ip6_addr_t *dst)
 {
-    struct vole_stack *s = n->state;
     (void)dst;
-    if (s->tap)
-        s->tap(s->tap_ctx, p, true);
-    return (err_t)s->ops.output(s->ops.ctx, p);
+    return tunnel_send(n->state, p);
 }
 
 static err_t tunnel_init(struct netif *n)
@@ -149,4 +171,32 @@ void vole_netif_remove(struct vole_stack *s)
     netif_remove(&s->netif);
     if (was_default)
         netif_set_default(netif_list);   /* another tunnel, or NULL */
+}
+
+static void set_mtu(struct netif *n, uint16_t mtu)
+{
+    n->mtu = mtu;
+#if LWIP_ND6_ALLOW_RA_UPDATES
+    n->mtu6 = mtu;
+#endif
+}
+
+void vole_stack_set_tso(struct vole_stack *s, vole_stack_max_packet_fn fn, void *ctx)
+{
+    if (fn && !s->max_packet)
+        s->plain_mtu = s->netif.mtu;
+    if (!fn && s->max_packet)
+        set_mtu(&s->netif, s->plain_mtu);
+    if (fn)
+        set_mtu(&s->netif, VOLE_STACK_TSO_MTU);
+    /* lwIP's TCP checksum would cover a whole big segment: wasted. */
+    NETIF_SET_CHECKSUM_CTRL(&s->netif, fn ? NETIF_CHECKSUM_ENABLE_ALL & ~NETIF_CHECKSUM_GEN_TCP
+                                          : NETIF_CHECKSUM_ENABLE_ALL);
+    s->max_packet = fn;
+    s->max_packet_ctx = ctx;
+}
+
+void vole_stack_tso_stats(const struct vole_stack *s, struct vole_stack_tso_stats *out)
+{
+    *out = s->tso;
 }

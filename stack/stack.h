@@ -58,7 +58,9 @@ void vole_stack_set_mtu(struct vole_stack *s, uint16_t mtu);
  * remote gets its MSS lowered to at most mss (never raised: the peer's
  * advertised MSS still holds; an mss below 64 counts as 64). Segments not
  * yet sent are split to fit; segments in flight keep their size (the tunnel
- * fragments a retransmission). Returns how many connections changed. */
+ * fragments a retransmission). Returns how many connections changed. Not
+ * on a TSO stack (vole_stack_set_tso; returns 0): its segments are cut to
+ * the path as they leave, and a lowered MSS would only end TSO. */
 size_t vole_stack_lower_mss(struct vole_stack *s, const ip_addr_t *remote, uint16_t mss);
 /* Make this stack's netif the default route (for several tunnels). */
 void vole_stack_set_default(struct vole_stack *s);
@@ -67,6 +69,26 @@ void vole_stack_set_default(struct vole_stack *s);
  * For --pcap-file; fn NULL removes it. p may be a chain; do not keep it. */
 typedef void (*vole_stack_tap_fn)(void *ctx, const struct pbuf *p, bool out);
 void vole_stack_set_tap(struct vole_stack *s, vole_stack_tap_fn fn, void *ctx);
+/* Issue #8: software TCP segmentation offload (stack/tso.h). With TSO on,
+ * the netif's lwIP MTU is VOLE_STACK_TSO_MTU, so lwIP builds TCP segments
+ * of up to TCP_MSS (16000) bytes and never IP-fragments anything itself; as
+ * packets leave, every TCP packet longer than max_packet(ctx, p) — the
+ * largest IP packet the tunnel carries toward p's destination now, 0: no
+ * limit — is cut into wire-sized TCP segments, and every TCP packet gets
+ * its checksum there (lwIP's is switched off on this netif). ops->output
+ * and the tap see only the cut packets. Anything else (UDP, ICMP) goes out
+ * as lwIP made it, however long: ops->output fragments it. fn NULL turns
+ * TSO off and restores the MTU (connections keep their segment size). The
+ * other side of the tunnel sees ordinary packets: no TSO is needed there. */
+#define VOLE_STACK_TSO_MTU 65535
+typedef uint16_t (*vole_stack_max_packet_fn)(void *ctx, const struct pbuf *p);
+void vole_stack_set_tso(struct vole_stack *s, vole_stack_max_packet_fn fn, void *ctx);
+struct vole_stack_tso_stats {
+    uint64_t tcp_out;    /* TCP packets out of the netif, checksummed there */
+    uint64_t cut;        /* ...of which cut into pieces */
+    uint64_t pieces;     /* the pieces those became */
+};
+void vole_stack_tso_stats(const struct vole_stack *s, struct vole_stack_tso_stats *out);
 /* Live TCP splices (forwarded connections) of this stack, for diagnostics. */
 size_t vole_stack_splice_count(const struct vole_stack *s);
 

@@ -15,6 +15,11 @@ struct vole_stack {
     size_t n_splices;
     vole_stack_tap_fn tap;       /* vole_stack_set_tap */
     void *tap_ctx;
+    /* netif.c, vole_stack_set_tso (issue #8): on while max_packet is set. */
+    vole_stack_max_packet_fn max_packet;
+    void *max_packet_ctx;
+    uint16_t plain_mtu;          /* the MTU to restore when TSO goes off */
+    struct vole_stack_tso_stats tso;
 };
 
 /* netif.c: add the tunnel netif to lwIP with addrs and bring it up. */

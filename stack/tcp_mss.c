@@ -3,7 +3,8 @@
  * Segments already sent keep their size (retransmissions are fragmented by
  * the tunnel); segments queued but not yet sent are cut down to the new MSS.
  * The last one must be: tcp_write appends to it and asserts that it is no
- * larger than the MSS. */
+ * larger than the MSS. A TSO stack (issue #8) is left alone: its segments
+ * are cut to the path packet by packet as they leave (stack/tso.h). */
 #include "lwip/ip_addr.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
@@ -96,7 +97,7 @@ size_t vole_stack_lower_mss(struct vole_stack *s, const ip_addr_t *remote, uint1
 {
     size_t changed = 0;
 
-    if (!s || !remote)
+    if (!s || !remote || s->max_packet)
         return 0;
     if (mss < VOLE_MSS_FLOOR)
         mss = VOLE_MSS_FLOOR;

@@ -15,6 +15,7 @@
 #include "io/udp.h"
 #include "node/tunnel.h"
 #include "node/wgio.h"
+#include "stack/stack.h"
 
 void conn_logf(const struct vole_conn *c, bool verbose_only, const char *fmt, ...)
 {
@@ -262,7 +263,16 @@ void vole_conn_self(const struct vole_conn *c, struct coord_node *out)
     memcpy(out->endpoints, c->endpoints, c->n_endpoints * sizeof c->endpoints[0]);
 }
 
-void vole_conn_attach_stack(struct vole_conn *c, struct vole_stack *s) { c->stack = s; }
+/* The tailnet's stack does TSO (issue #8): lwIP's TCP segments are cut to
+ * each peer's inner MTU as they leave (conn_max_packet). */
+void vole_conn_attach_stack(struct vole_conn *c, struct vole_stack *s)
+{
+    if (c->stack && c->stack != s)
+        vole_stack_set_tso(c->stack, NULL, NULL);
+    c->stack = s;
+    if (s)
+        vole_stack_set_tso(s, conn_max_packet, c);
+}
 uint16_t vole_conn_udp_port(const struct vole_conn *c) { return vole_udp_local_port(c->udp); }
 const struct vole_conn_stats *vole_conn_stats(const struct vole_conn *c) { return &c->st; }
 struct wg_device *vole_conn_device(struct vole_conn *c) { return c->dev; }

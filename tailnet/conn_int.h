@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "derp/derpmap.h"
+#include "lwip/pbuf.h"
 #include "derp/frame.h"
 #include "disco/disco.h"
 #include "disco/path.h"
@@ -57,10 +58,10 @@ struct conn_peer {
     struct disco_pmtu pmtu;
     struct wg_endpoint pmtu_addr;  /* the direct address pmtu runs for */
     uint16_t inner_mtu;            /* what the tunnel sends toward the peer now */
-    uint16_t mss_mtu;              /* the last settled inner MTU (1280 over DERP): MSS lowered below it */
     uint16_t syn_mtu;              /* new connections' MSS: inner_mtu once settled, else 1280 */
-    bool has_v4, has_v6;           /* the peer's overlay addresses, for vole_stack_lower_mss */
-    uint8_t v4[4], v6[16];
+    /* Issue #8: the smallest MSS option the peer's SYNs carried, by family
+     * (0: none yet). lwIP is told a large one (TSO); pieces respect this. */
+    uint16_t peer_mss4, peer_mss6;
 };
 
 /* One CLI ping (Tailscale's cliPing): its disco pings, each remembered with
@@ -227,8 +228,14 @@ bool conn_pmtu_on_pong(struct vole_conn *c, struct conn_peer *p, const uint8_t t
 bool conn_test_link_passes(struct vole_conn *c, size_t len);
 /* A TCP SYN (IPv4 or IPv6, unfragmented) whose headers are all in b. */
 bool conn_pkt_is_syn(const uint8_t *b, size_t len);
-/* The MSS option of a SYN lowered to fit the peer's inner MTU (counted). */
+/* Our SYN: its MSS option lowered to fit the peer's syn_mtu (counted). */
 void conn_clamp_syn(struct vole_conn *c, const struct conn_peer *p, uint8_t *pkt, size_t len);
+/* The peer's SYN, before lwIP sees it: the MSS it advertises noted in p,
+ * and raised to lwIP's segment size (TSO cuts to the noted one). */
+void conn_raise_syn(struct vole_conn *c, struct conn_peer *p, uint8_t *pkt, size_t len);
+/* stack/stack.h vole_stack_max_packet_fn for the attached stack (ctx: c):
+ * the peer's inner MTU, and no more than its MSS allows. */
+uint16_t conn_max_packet(void *ctx, const struct pbuf *pkt);
 
 /* conn_cliping.c */
 void conn_cliping_on_pong(struct vole_conn *c, const struct conn_peer *p, const uint8_t txid[DISCO_TXID_LEN],

@@ -120,7 +120,7 @@ static struct conn_peer *peer_new(struct vole_conn *c, const uint8_t key[32])
     wg_peer_set_user(p->wg, p);
     disco_path_init(&p->path);
     disco_pmtu_init(&p->pmtu);
-    p->inner_mtu = p->mss_mtu = p->syn_mtu = VOLE_TAILNET_MTU;
+    p->inner_mtu = p->syn_mtu = VOLE_TAILNET_MTU;
     c->peers[c->n_peers++] = p;
     return p;
 }
@@ -192,10 +192,6 @@ int vole_conn_upsert_peer(struct vole_conn *c, const struct coord_node *n, const
         wg_peer_add_allowed_ip(p->wg, 6, n->v6, 128);
     if (n->has_v4)
         wg_peer_add_allowed_ip(p->wg, 4, n->v4, 32);
-    p->has_v4 = n->has_v4;
-    p->has_v6 = n->has_v6;
-    memcpy(p->v4, n->v4, 4);
-    memcpy(p->v6, n->v6, 16);
     set_endpoints(c, p, n, now);
     p->home_region = n->preferred_derp;
     conn_peer_update_path(c, p, now);

@@ -9,46 +9,27 @@
  *   DIRECT, nothing confirmed yet: the floor, 576 (the path pings that made
  *     the path direct are that size, so it is known to pass);
  *   DERP: VOLE_TAILNET_MTU.
- * SYNs are clamped to the MTU of a settled search only (1280 before), and
- * existing connections' MSS is lowered when a settled MTU is below the last
- * one (or 1280); fragments cover the time in between.
- * A path that cannot carry the floor is given up (DERP). When the confirmed
- * MTU drops, the peer's existing TCP connections get their MSS lowered. */
+ * Our SYNs are clamped to the MTU of a settled search only (1280 before),
+ * so that the peer sends us packets that fit. Our own TCP needs no MSS
+ * (issue #8): the stack builds large segments (TSO) and conn_max_packet
+ * cuts them to the peer's inner MTU packet by packet, retransmissions
+ * included, so a drop of the MTU applies at once; the peer's SYNs have
+ * their MSS noted (the pieces respect it) and raised for lwIP.
+ * A path that cannot carry the floor is given up (DERP). */
 #include "tailnet/conn_int.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "lwip/ip_addr.h"
 #include "node/tunnel.h"
 #include "stack/ipfrag.h"
 #include "stack/stack.h"
+#include "lwip/opt.h"
 
 static uint16_t fit_inner(uint16_t discovered)
 {
     uint16_t m = (uint16_t)(discovered & ~15u);
     return m < VOLE_TAILNET_MTU ? m : VOLE_TAILNET_MTU;
-}
-
-static void lower_mss(struct vole_conn *c, struct conn_peer *p, uint16_t mtu)
-{
-    ip_addr_t a;
-    size_t n = 0;
-
-    if (!c->stack)
-        return;
-    if (p->has_v4) {
-        IP_ADDR4(&a, p->v4[0], p->v4[1], p->v4[2], p->v4[3]);
-        n += vole_stack_lower_mss(c->stack, &a, vole_mss_for_mtu(4, mtu));
-    }
-    if (p->has_v6) {
-        memset(&a, 0, sizeof a);
-        IP_SET_TYPE_VAL(a, IPADDR_TYPE_V6);
-        memcpy(ip_2_ip6(&a)->addr, p->v6, 16);
-        n += vole_stack_lower_mss(c->stack, &a, vole_mss_for_mtu(6, mtu));
-    }
-    if (n > 0)
-        conn_logf(c, true, "peer %s: MSS of %zu TCP connection(s) lowered for MTU %u", p->name, n, mtu);
 }
 
 static void start(struct vole_conn *c, struct conn_peer *p, const struct wg_endpoint *to, uint64_t now)
@@ -85,25 +66,21 @@ void conn_pmtu_follow(struct vole_conn *c, struct conn_peer *p, struct vole_tail
     } else if (p->pmtu.family != 0) {
         disco_pmtu_stop(&p->pmtu);
     }
-    /* New connections' SYNs and existing connections' MSS follow a
-     * settled search only: the ladder's pongs come back smallest first, and
-     * a SYN in the unconfirmed window (typical: the first connection starts
-     * with the path) must not be clamped to the floor for its lifetime.
-     * Fragments cover the time until then. */
+    /* New connections' SYNs follow a settled search only: the ladder's
+     * pongs come back smallest first, and a SYN in the unconfirmed window
+     * (typical: the first connection starts with the path) must not be
+     * clamped to the floor for its lifetime. Until then the peer's packets
+     * over the path's size arrive as fragments. */
     p->syn_mtu = VOLE_TAILNET_MTU;
     if (cur->kind != VOLE_PATH_DIRECT) {
-        p->inner_mtu = p->mss_mtu = VOLE_TAILNET_MTU;
+        p->inner_mtu = VOLE_TAILNET_MTU;
         return;
     }
     uint16_t found = disco_pmtu_inner_mtu(&p->pmtu);
     p->inner_mtu = found ? fit_inner(found) : DISCO_PMTU_INNER_FLOOR;
     cur->inner_mtu = found ? p->inner_mtu : 0;
-    if (!disco_pmtu_settled(&p->pmtu))
-        return;
-    p->syn_mtu = p->inner_mtu;
-    if (p->inner_mtu < p->mss_mtu)
-        lower_mss(c, p, p->inner_mtu);
-    p->mss_mtu = p->inner_mtu;
+    if (disco_pmtu_settled(&p->pmtu))
+        p->syn_mtu = p->inner_mtu;
 }
 
 uint64_t conn_pmtu_next_deadline(const struct conn_peer *p)
@@ -185,4 +162,19 @@ void conn_clamp_syn(struct vole_conn *c, const struct conn_peer *p, uint8_t *pkt
     uint16_t mtu = p ? p->syn_mtu : VOLE_TAILNET_MTU;
     if (vole_tcp_clamp_mss(pkt, len, vole_mss_for_mtu(family, mtu)))
         c->st.mss_clamped++;
+}
+
+void conn_raise_syn(struct vole_conn *c, struct conn_peer *p, uint8_t *pkt, size_t len)
+{
+    uint16_t mss = 0;
+    uint16_t *noted;
+
+    if (!vole_tcp_set_mss(pkt, len, TCP_MSS, &mss))
+        return;   /* no MSS option: lwIP assumes 536 for it, and TSO never cuts */
+    (void)c;
+    if (!p)
+        return;
+    noted = pkt[0] >> 4 == 6 ? &p->peer_mss6 : &p->peer_mss4;
+    if (mss && (*noted == 0 || mss < *noted))
+        *noted = mss;
 }

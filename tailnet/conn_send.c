@@ -5,9 +5,11 @@
  * leaves the slot uncommitted, which abandons it), anything else (a cookie
  * reply to a real source) is committed as it is. No allocation per packet.
  * Issue #7: an inner packet longer than the peer's inner MTU (conn_pmtu.c)
- * is split into IP fragments (the peer's lwIP reassembles), and TCP SYNs
- * have their MSS clamped to that MTU both ways, so that new connections need
- * no fragments. */
+ * is split into IP fragments (the peer's lwIP reassembles), and our TCP
+ * SYNs have their MSS clamped to that MTU, so that the peer's segments need
+ * no fragments. Issue #8: our own TCP segments are large and cut by the
+ * stack (stack/tso.h) to conn_max_packet, so TCP never needs fragments; the
+ * peer's SYNs have their MSS noted and raised for lwIP (conn_raise_syn). */
 #include "tailnet/conn_int.h"
 
 #include "io/udp.h"
@@ -69,9 +71,9 @@ static void sink_rx_deliver(void *ctx, struct wg_peer *peer, void *handle, size_
 {
     struct vole_conn *c = ctx;
     struct pbuf *p = handle;
-    /* The peer's SYN: the MSS it may send us is what our side of the path carries. */
+    /* The peer's SYN: what it advertises bounds the pieces we cut. */
     if (p->len >= len && conn_pkt_is_syn(p->payload, len))
-        conn_clamp_syn(c, wg_peer_user(peer), p->payload, len);
+        conn_raise_syn(c, wg_peer_user(peer), p->payload, len);
     vole_wg_rx_deliver(c->stack, handle, len);
 }
 
@@ -156,4 +158,24 @@ int vole_conn_output(struct vole_conn *c, struct pbuf *p)
         return send_fitted(c, peer, p, mtu);
     n = vole_pbuf_gather(p, iov, c->flat);
     return wg_device_send(c->dev, peer, iov, n, vole_now_ns()) == 0 ? ERR_OK : ERR_BUF;
+}
+
+uint16_t conn_max_packet(void *ctx, const struct pbuf *pkt)
+{
+    struct vole_conn *c = ctx;
+    const struct wg_peer *peer;
+    const struct conn_peer *cp;
+    uint16_t mtu, mss;
+    uint8_t family;
+
+    if (pkt->len < 20 || !(peer = wg_device_route(c->dev, pkt->payload, pkt->len)) || !(cp = wg_peer_user(peer)))
+        return VOLE_TAILNET_MTU;   /* vole_conn_output refuses or fits it */
+    family = ((const uint8_t *)pkt->payload)[0] >> 4 == 6 ? 6 : 4;
+    mss = family == 6 ? cp->peer_mss6 : cp->peer_mss4;
+    mtu = cp->inner_mtu;
+    /* A piece carries at most MSS bytes after headers without options, so
+     * with options it stays under what the peer advertised (RFC 9293 3.7.1). */
+    if (mss && mss < vole_mss_for_mtu(family, mtu))
+        mtu = (uint16_t)(mss + (family == 6 ? 60 : 40));
+    return mtu;
 }

@@ -78,18 +78,36 @@
 #define CHECKSUM_CHECK_ICMP6       0
 #define LWIP_CHECKSUM_ON_COPY      1
 #define LWIP_CHKSUM_ALGORITHM      3
+/* A TSO netif (stack/stack.h vole_stack_set_tso) turns lwIP's TCP checksum
+ * off: stack/tso.c computes it for each packet that leaves. The checksum
+ * lwIP gathers on copy (LWIP_CHECKSUM_ON_COPY) then stays in the segment
+ * and is never written to a header; tso.c ignores the header's field. */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
 
 /* TCP, sized for 1 Gbit/s x 30 ms (3.75 MB bandwidth-delay product). lwIP has
- * no window autotuning, so the window is the ceiling: 4 MiB both ways. */
-#define TCP_MSS                    1460  /* clamped to the netif MTU per connection */
+ * no window autotuning, so the window is the ceiling: 4 MiB both ways.
+ * Issue #8: TCP_MSS is the segment size on a TSO netif (stack/tso.h), whose
+ * MTU is 64 KiB; stack/tso.c cuts each segment to the path as it leaves.
+ * 16000: lwIP's sanity check caps TCP_MSS at 16382; four segments fit a
+ * kernel receiver's first ~64 KB window (one 64 KB segment would not: lwIP
+ * sends whole segments only), and a loss resends at most 16 KB. Every other
+ * netif (the plain tunnel) caps the MSS at its MTU - 40, as before. */
+#define TCP_MSS                    16000
 #define TCP_CALCULATE_EFF_SEND_MSS 1
 #define LWIP_WND_SCALE             1
 #define TCP_RCV_SCALE              7
 #define TCP_WND                    (4 * 1024 * 1024)
 #define TCP_SND_BUF                (4 * 1024 * 1024)
-#define TCP_SND_QUEUELEN           (4 * TCP_SND_BUF / TCP_MSS)
-#define TCP_SNDLOWAT               (32 * 1024)
+/* In pbufs, and so about segments: enough for a full send buffer of the
+ * plain tunnel's ~1380-byte segments with room for chained pbufs (the
+ * value the old 1460-byte TCP_MSS gave), far more than TSO's 16000 needs. */
+#define TCP_SND_QUEUELEN           (4 * TCP_SND_BUF / 1460)
+/* Used by netconn only (off here); lwIP's check wants it 4 MSS below 64 KiB. */
+#define TCP_SNDLOWAT               1024
 #define TCP_SNDQUEUELOWAT          (TCP_SND_QUEUELEN / 2)
+/* A segment's pbuf is allocated at its full size (the MSS at most) when
+ * more data is likely to follow, so a segment is one pbuf whatever the
+ * write size: on a TSO netif that is up to 16000 bytes per segment. */
 #define TCP_OVERSIZE               TCP_MSS
 #define TCP_QUEUE_OOSEQ            1
 #define LWIP_TCP_SACK_OUT          1

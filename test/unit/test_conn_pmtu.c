@@ -5,9 +5,11 @@
  * (fragmented by lwIP) arrives whole over both families; then a "link" that
  * drops every datagram over 700 bytes (vole_conn_test_limit_udp) appears
  * under a running 1 MiB TCP transfer: the black hole is found, the MTU
- * drops, queued segments go as fragments, the MSS of the connection is
- * lowered, and the transfer completes intact; a new connection's SYN MSS is
- * clamped. Every wait is bounded. */
+ * drops, and the transfer completes intact; a new connection's SYN MSS is
+ * clamped. Issue #8: the stacks do TSO, so lwIP's segments stay large and
+ * every TCP packet handed to WireGuard is cut to the peer's inner MTU of
+ * the moment (a tap checks each one), retransmissions included: TCP never
+ * goes out as IP fragments. Every wait is bounded. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,7 +49,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    cf_teardown(*state);
+    struct fixture *f = *state;
+    vole_stack_set_tap(f->a.stack, NULL, NULL);   /* a test's watch is on its stack */
+    cf_teardown(f);
     return 0;
 }
 
@@ -81,6 +85,42 @@ static ip_addr_t addr_of(const struct node *n, int family)
 }
 
 static uint8_t pattern(size_t i) { return (uint8_t)(i % 251); }
+
+/* ---- what a's stack hands to WireGuard ---- */
+
+struct out_watch {
+    const struct node *from, *to;
+    size_t tcp, too_big, largest;
+};
+
+static bool is_tcp(const struct pbuf *p)
+{
+    uint8_t h[10];
+    if (pbuf_copy_partial(p, h, sizeof h, 0) != sizeof h)
+        return false;
+    return h[0] >> 4 == 4 ? h[9] == 6 : h[0] >> 4 == 6 && h[6] == 6;
+}
+
+/* Every TCP packet out of the stack fits the peer's inner MTU right now. */
+static void on_tap(void *ctx, const struct pbuf *p, bool out)
+{
+    struct out_watch *w = ctx;
+    struct vole_conn_peer_diag d;
+
+    if (!out || !is_tcp(p))
+        return;
+    w->tcp++;
+    if (p->tot_len > w->largest)
+        w->largest = p->tot_len;
+    if (vole_conn_peer_diag(w->from->conn, w->to->key, &d) != 0 || p->tot_len > d.inner_mtu)
+        w->too_big++;
+}
+
+static void watch(struct out_watch *w, struct node *from, const struct node *to)
+{
+    *w = (struct out_watch){ .from = from, .to = to };
+    vole_stack_set_tap(from->stack, on_tap, w);
+}
 
 /* ---- UDP ---- */
 
@@ -137,14 +177,15 @@ static void send_big_udp(struct fixture *f, int family)
 struct xfer {
     struct tcp_pcb *listener, *server, *client;
     size_t sent, received;
-    size_t cap;                 /* the client writes no further for now (0: all of XFER) */
+    size_t cap;                 /* the client writes no further for now (0: all of total) */
+    size_t total;               /* XFER unless a test says otherwise */
     bool intact, connected, failed;
 };
 
 static void fill(struct xfer *x)
 {
     uint8_t buf[4096];
-    size_t end = x->cap ? x->cap : XFER;
+    size_t end = x->cap ? x->cap : x->total;
     while (x->client && x->sent < end) {
         size_t room = tcp_sndbuf(x->client), n = end - x->sent;
         if (n > sizeof buf)
@@ -221,6 +262,7 @@ static void xfer_start(struct fixture *f, struct xfer *x, int family, u16_t port
 
     memset(x, 0, sizeof *x);
     x->intact = true;
+    x->total = XFER;
     assert_non_null(l);
     tcp_bind_netif(l, vole_stack_netif(f->b.stack));
     assert_int_equal(tcp_bind(l, IP_ANY_TYPE, port), ERR_OK);
@@ -263,7 +305,7 @@ static void xfer_stop(struct xfer *x)
 static bool xfer_done(void *arg)
 {
     struct xfer *x = arg;
-    return x->received >= XFER || x->failed;
+    return x->received >= x->total || x->failed;
 }
 
 static bool received_cap(void *arg) { return ((struct xfer *)arg)->received >= ((struct xfer *)arg)->cap || ((struct xfer *)arg)->failed; }
@@ -346,9 +388,12 @@ static void test_black_hole_under_transfer(void **state)
     struct fixture *f = *state;
     const struct vole_conn_stats *sa = vole_conn_stats(f->a.conn), *sb = vole_conn_stats(f->b.conn);
     struct vole_conn_peer_diag d;
+    struct vole_stack_tso_stats ts;
+    struct out_watch w_out;
     struct xfer x;
 
     introduce(f);
+    watch(&w_out, &f->a, &f->b);
     xfer_start(f, &x, 4, 5001);
     x.cap = XFER / 8;
     assert_true(run_until(f->loop, both_direct_1280, f, LIMIT));
@@ -365,11 +410,19 @@ static void test_black_hole_under_transfer(void **state)
     assert_true(x.intact);
     assert_true(sa->pmtu_black_holes >= 1);
     assert_true(sa->drop_test_link > 0);
-    assert_true(sa->tx_fragmented > 0 && sa->tx_fragments > sa->tx_fragmented);
+    /* TCP went out as pieces of the MTU of the moment, never as fragments;
+     * lwIP's segments stayed large throughout (TSO). */
+    assert_int_equal(sa->tx_fragmented, 0);
+    assert_true(w_out.tcp > 0);
+    assert_int_equal(w_out.too_big, 0);
+    vole_stack_tso_stats(f->a.stack, &ts);
+    assert_true(ts.cut > 0 && ts.pieces > ts.cut);
+    assert_non_null(x.client);
+    assert_true(x.client->mss > VOLE_TAILNET_MTU);
 
     /* It settles at what the link carries: 700 bytes of UDP payload less
      * WireGuard's 32 (668), in whole 16s: 656 inner bytes, whichever family
-     * the direct path took. The established connection's MSS follows. */
+     * the direct path took. */
     struct mtu_wait w = { f, 656 };
     assert_true(run_until(f->loop, a_settled_at, &w, 60.0));
     assert_int_equal(vole_conn_peer_diag(f->a.conn, f->b.key, &d), 0);
@@ -377,24 +430,63 @@ static void test_black_hole_under_transfer(void **state)
     assert_true(d.path_mtu_wire <= 700 + hdr && d.path_mtu_wire > 700 + hdr - 8);
     assert_int_equal(f->a.path.kind, VOLE_PATH_DIRECT);
     assert_int_equal(f->a.path.inner_mtu, 656);
-    assert_non_null(x.client);
-    assert_true(x.client->mss <= 656 - 40);
     xfer_stop(&x);
 
     /* A new connection once both ends settled: the SYN and the SYN-ACK are
-     * clamped on their way out, and no fragments are needed. */
+     * clamped on their way out, so b sends a fitting MSS; a still sends
+     * large segments, cut to 656. */
     assert_true(run_until(f->loop, both_settled_at, &w, 60.0));
-    uint64_t clamped_a = sa->mss_clamped, clamped_b = sb->mss_clamped, frags = sa->tx_fragmented;
+    uint64_t clamped_a = sa->mss_clamped, clamped_b = sb->mss_clamped;
+    w_out.largest = 0;
     xfer_start(f, &x, 4, 5002);
     assert_true(run_until(f->loop, xfer_done, &x, 30.0));
     assert_int_equal(x.received, XFER);
     assert_true(x.intact);
     assert_true(sa->mss_clamped > clamped_a);
     assert_true(sb->mss_clamped > clamped_b);
-    assert_true(x.client->mss <= 656 - 40);
-    assert_true(sa->tx_fragmented - frags < 4);   /* of ~1700 segments: the odd straggler of the first */
+    assert_true(x.client->mss > VOLE_TAILNET_MTU);
+    assert_int_equal(w_out.largest, 656);
     xfer_stop(&x);
+    assert_int_equal(sa->tx_fragmented, 0);
+    assert_int_equal(w_out.too_big, 0);
     assert_int_equal(sa->drop_tx_unfragmentable + sb->drop_tx_unfragmentable, 0);
+    vole_stack_set_tap(f->a.stack, NULL, NULL);
+}
+
+/* Issue #8 on a clean direct path: a few MiB each way of family, lwIP's
+ * segments large (TSO in effect), every TCP packet handed to WireGuard no
+ * larger than the peer's inner MTU, no TCP fragments, content intact. */
+static void test_tso_direct_transfer(void **state)
+{
+    struct fixture *f = *state;
+    const struct vole_conn_stats *sa = vole_conn_stats(f->a.conn);
+    struct vole_stack_tso_stats ts;
+    struct out_watch w_out;
+    struct mtu_wait w = { f, VOLE_TAILNET_MTU };
+    struct xfer x;
+
+    introduce(f);
+    watch(&w_out, &f->a, &f->b);
+    for (int family = 4; family <= 6; family += 2) {
+        xfer_start(f, &x, family, (u16_t)(5010 + family));
+        x.total = 4 * XFER;
+        assert_true(run_until(f->loop, both_direct_1280, f, LIMIT));
+        assert_true(run_until(f->loop, a_settled_at, &w, LIMIT));
+        assert_true(run_until(f->loop, xfer_done, &x, 60.0));
+        assert_false(x.failed);
+        assert_int_equal(x.received, 4 * XFER);
+        assert_true(x.intact);
+        assert_non_null(x.client);
+        assert_true(x.client->mss > 8 * VOLE_TAILNET_MTU);
+        xfer_stop(&x);
+    }
+    assert_true(w_out.tcp > 2 * 4 * XFER / VOLE_TAILNET_MTU);
+    assert_int_equal(w_out.too_big, 0);
+    assert_int_equal(w_out.largest, VOLE_TAILNET_MTU);
+    assert_int_equal(sa->tx_fragmented, 0);
+    vole_stack_tso_stats(f->a.stack, &ts);
+    assert_true(ts.cut > 0);
+    assert_true(ts.pieces >= 8 * ts.cut);   /* ~13 pieces of each full segment */
 }
 
 /* Nothing over 500 bytes passes: not even the floor's path pings, so the
@@ -424,6 +516,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_big_udp_datagram, setup, teardown),
         cmocka_unit_test_setup_teardown(test_black_hole_under_transfer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_below_floor_stays_derp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tso_direct_transfer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,10 @@
 /* vole_stack_lower_mss (stack/tcp_mss.c): two vole stacks wired back to back
  * carry a TCP connection; after the MSS toward the peer is lowered, every
  * data segment on the wire respects it, including data queued before, and
- * the byte stream arrives intact. */
+ * the byte stream arrives intact. Issue #8: a TSO stack (vole_stack_set_tso)
+ * talking to a plain one: its large segments reach the wire cut to its
+ * max_packet with right checksums (checked here, both sides), and its MSS
+ * is never lowered. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +23,10 @@
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 
+#include "stack/ipfrag.h"
 #include "stack/stack.h"
+
+#include "test/unit/bytes.h"
 
 #define MTU 1420
 #define PORT 8080
@@ -46,6 +52,9 @@ struct wire {
     size_t n;
     size_t max_payload[2];   /* largest TCP payload each side sent */
     size_t segments[2];
+    size_t max_tcp[2];       /* largest TCP packet each side sent */
+    size_t bad_csum;         /* TCP packets on the wire with a wrong checksum */
+    bool raise_syn_to0;      /* raise the MSS of SYNs toward side 0, as tailnet/conn does */
     /* the server's accepted connection and what it received */
     struct tcp_pcb *accepted;
     uint8_t *got;
@@ -64,6 +73,23 @@ static size_t tcp_payload(const uint8_t *p, size_t len)
     return len - hl - (size_t)(p[hl + 12] >> 4) * 4;
 }
 
+/* TCP packets' size and checksum, independently of lwIP and stack/tso.c. */
+static void check_tcp(struct wire *w, int idx, const uint8_t *p, size_t len)
+{
+    bool v4 = p[0] >> 4 == 4;
+    size_t hl = v4 ? 20 : 40;
+    uint32_t acc;
+
+    if (len < hl + 20 || p[v4 ? 9 : 6] != 6)
+        return;
+    if (len > w->max_tcp[idx])
+        w->max_tcp[idx] = len;
+    acc = v4 ? sum_bytes(p + 12, 8, 0) : sum_bytes(p + 8, 32, 0);
+    acc += 6 + (uint32_t)(len - hl);
+    if (fold(sum_bytes(p + hl, len - hl, acc)) != 0)
+        w->bad_csum++;
+}
+
 static int side_output(void *ctx, struct pbuf *p)
 {
     struct side *sd = ctx;
@@ -76,6 +102,9 @@ static int side_output(void *ctx, struct pbuf *p)
     assert_int_equal(pbuf_copy_partial(p, w->pkt[w->n], p->tot_len, 0), p->tot_len);
     w->len[w->n] = p->tot_len;
     w->to[w->n] = 1 - sd->idx;
+    if (w->raise_syn_to0 && sd->idx == 1)
+        vole_tcp_set_mss(w->pkt[w->n], p->tot_len, TCP_MSS, NULL);
+    check_tcp(w, sd->idx, w->pkt[w->n], p->tot_len);
     pl = tcp_payload(w->pkt[w->n], p->tot_len);
     if (pl > w->max_payload[sd->idx])
         w->max_payload[sd->idx] = pl;
@@ -367,12 +396,71 @@ static void test_lower_mss_edges(void **state)
     run_until(w, drained, 5);
 }
 
+static uint16_t max_576(void *ctx, const struct pbuf *p)
+{
+    (void)ctx;
+    (void)p;
+    return 576;
+}
+
+/* Side 0 does TSO toward a plain side 1 that never heard of it. */
+static void tso_to_plain(struct wire *w, const char *remote, uint16_t hdr)
+{
+    struct tcp_pcb *listener, *c;
+    ip_addr_t peer;
+    struct vole_stack_tso_stats ts;
+    size_t sent = 0;
+
+    vole_stack_set_tso(w->side[0].s, max_576, NULL);
+    assert_int_equal(vole_stack_netif(w->side[0].s)->mtu, VOLE_STACK_TSO_MTU);
+    /* lwIP sizes a connection's MSS by the netif its route to the remote
+     * address takes, and with both stacks in one lwIP that is the peer's:
+     * side 1 gets a large MTU too (still a plain stack: lwIP's checksums,
+     * nothing cut). */
+    vole_stack_set_mtu(w->side[1].s, VOLE_STACK_TSO_MTU);
+    w->raise_syn_to0 = true;
+    c = connect_pair(w, remote, &listener);
+    assert_true(ipaddr_aton(remote, &peer));
+    assert_int_equal(c->mss, TCP_MSS);                 /* lwIP's segments: large */
+    while (sent < 300000) {
+        send_pattern(c, sent, 50000, true);
+        sent += 50000;
+    }
+    want_len = sent;
+    run_until(w, all_received, 10);
+    check_stream(w, sent);
+    assert_true(w->max_payload[0] > 400);
+    assert_int_equal(w->max_tcp[0], 576);              /* ...cut to max_packet on the wire */
+    assert_true(w->segments[0] >= sent / (576 - hdr));
+    assert_true(w->max_tcp[1] <= hdr + 12u);          /* the SYN-ACK and pure ACKs back */
+    assert_int_equal(w->bad_csum, 0);
+    vole_stack_tso_stats(w->side[0].s, &ts);
+    assert_true(ts.cut > 0 && ts.pieces >= ts.cut * (TCP_MSS / 576));
+    assert_true(ts.tcp_out >= ts.cut);
+    /* A TSO stack's MSS is never lowered: the cut follows max_packet. */
+    assert_int_equal(vole_stack_lower_mss(w->side[0].s, &peer, 500), 0);
+    assert_int_equal(c->mss, TCP_MSS);
+
+    tcp_abort(c);
+    w->accepted = NULL;
+    tcp_close(listener);
+    run_until(w, drained, 5);
+    vole_stack_set_tso(w->side[0].s, NULL, NULL);
+    assert_int_equal(vole_stack_netif(w->side[0].s)->mtu, MTU);
+    vole_stack_set_mtu(w->side[1].s, MTU);
+}
+
+static void test_tso_to_plain_v4(void **state) { tso_to_plain(*state, "10.7.0.2", 40); }
+static void test_tso_to_plain_v6(void **state) { tso_to_plain(*state, "fd00::2", 60); }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lower_mss_v4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lower_mss_v6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lower_mss_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tso_to_plain_v4, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tso_to_plain_v6, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
