@@ -68,7 +68,10 @@ uint8_t *vole_udp_tx_slot(struct vole_udp *u, size_t cap);
 void vole_udp_tx_commit(struct vole_udp *u, const struct wg_endpoint *dst, size_t len);
 
 /* sendmmsg everything pending. On EAGAIN keep the rest and wait for EV_WRITE;
- * a datagram the kernel rejects is counted in tx_errors and skipped. */
+ * a datagram the kernel rejects is counted in tx_errors and skipped. A GSO
+ * run the kernel rejects is resent one datagram at a time, so each datagram
+ * fares as it would have without GSO; EIO (no checksum offload on the way
+ * out) also turns GSO off for good. */
 void vole_udp_flush(struct vole_udp *u);
 
 struct vole_udp_stats {

@@ -486,6 +486,36 @@ static void test_recv_no_offload(void **state)
     recv_from_gso_sender(true);
 }
 
+/* GRO on a dual-stack socket (IPv4 sender, v4-mapped), kept across a rebind. */
+static void test_recv_gro_after_rebind(void **state)
+{
+    (void)state;
+    if (!kernel_has_gso())
+        skip();
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    static struct rx_log l;
+    memset(&l, 0, sizeof l);
+    l.loop = loop;
+    l.want = 6;
+    struct vole_udp *rx = open_udp(loop, NULL, false, log_recv, &l);
+    uint16_t sport;
+    int fd = plain_socket(&sport, 0);
+    char err[128];
+
+    assert_int_equal(vole_udp_rebind(rx, 0, err, sizeof err), 0);
+    assert_true(send_segments(fd, vole_udp_local_port(rx), 600, 5 * 600 + 100, 40));
+    assert_true(run_loop_for(loop, RUN_LIMIT_S));
+    for (size_t k = 0; k < 5; k++)
+        check_logged(&l, k, 40 + k, 600);
+    check_logged(&l, 5, 45, 100);
+    const struct vole_udp_stats *st = vole_udp_stats(rx);
+    assert_int_equal(st->gro, kernel_has_gro());
+    assert_int_equal(st->rx_gro_buffers, kernel_has_gro() ? 1 : 0);
+    vole_udp_close(rx);
+    close(fd);
+    ev_loop_destroy(loop);
+}
+
 /* ---- a quick sanity measurement (printed, not asserted) ----------------- */
 
 #define TIMING_ROUNDS 16
@@ -606,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_send_rejected_run_split),
         cmocka_unit_test(test_recv_gro),
         cmocka_unit_test(test_recv_no_offload),
+        cmocka_unit_test(test_recv_gro_after_rebind),
         cmocka_unit_test(test_timing_gso_vs_plain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
