@@ -1,9 +1,17 @@
 /* The node's UDP socket; see udp.h for the contract.
  *
  * Memory: every buffer is allocated once at open. Receives land in batch
- * slots of max_datagram bytes; sends are encrypted into an arena of batch
- * slots of the same size. Only a send slot above max_datagram (rare: big-MTU
- * tests) gets its own malloc'd buffer, freed once the datagram has left. */
+ * slots of max_datagram bytes, or with UDP_GRO in 16 slots of 64 KiB (1 MiB,
+ * whose pages stay untouched until traffic fills them). Sends are encrypted
+ * into an arena of slots of max_datagram bytes: batch of them, or with GSO
+ * up to 256 (at most 1 MiB) so one flush can carry several 64-datagram GSO
+ * runs. Only a send slot above max_datagram (rare: big-MTU tests) gets its
+ * own malloc'd buffer, freed once the datagram has left.
+ *
+ * Send layout: the pending datagrams are kept one per index (iov, address,
+ * buffer); at flush they are laid out as sendmmsg entries, one per GSO run
+ * or per single datagram, whose msg_iov points straight at the run's iovecs
+ * (scatter-gather: nothing is copied). */
 #include "io/udp.h"
 
 #include <arpa/inet.h>
@@ -11,38 +19,68 @@
 #include <ev.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
+
+#include "io/udp_gso.h"
 
 /* wireguard-go asks for 7 MB; a deep receive queue absorbs bursts while the
  * single thread is busy encrypting (performance.md §6.2). */
 #define SOCK_BUF_BYTES (7 << 20)
 /* Bound the receive work per wakeup so a flood cannot starve timers and the
- * send flush: 8 batches of 64 is ~512 datagrams. */
-#define RX_BATCHES_PER_WAKEUP 8
+ * send flush: ~512 datagrams (8 batches of 64 without GRO), and a syscall
+ * bound for when GRO buffers arrive nearly empty. */
+#define RX_DGRAMS_PER_WAKEUP 512
+#define RX_SYSCALLS_PER_WAKEUP 32
 /* The kernel caps sendmmsg/recvmmsg vectors at UIO_MAXIOV. */
 #define MAX_BATCH 1024
+/* A GRO buffer holds at most one IP packet's worth (< 64 KiB). */
+#define GRO_SLOTS 16
+#define GRO_SLOT_BYTES 65536
+/* See the memory note above. */
+#define TX_BATCH_GSO 256
+#define TX_ARENA_MAX ((size_t)1 << 20)
+/* wireguard-go enables UDP_GRO only from Linux 5.12 on (performance.md
+ * §1.2: earlier kernels had GRO bugs). */
+#define GRO_MIN_KERNEL_MAJOR 5
+#define GRO_MIN_KERNEL_MINOR 12
+
+/* Room for one UDP_SEGMENT (u16) or UDP_GRO (int) control message. */
+union udp_ctl {
+    struct cmsghdr align;
+    uint8_t buf[CMSG_SPACE(sizeof(int))];
+};
 
 struct udp_rx {
     struct mmsghdr *msgs;
     struct iovec *iov;
     struct sockaddr_storage *addrs;
+    union udp_ctl *ctl;   /* per slot, for the UDP_GRO message; NULL without GRO */
     uint8_t *arena;
+    size_t slots;
 };
 
 enum tx_open { TX_OPEN_NONE, TX_OPEN_SLOT, TX_OPEN_SINK };
 
 struct udp_tx {
-    struct mmsghdr *msgs;
+    /* Per pending datagram. */
     struct iovec *iov;
     struct sockaddr_storage *addrs;
-    uint8_t **bufs;       /* the arena slot each entry owns; entries swap them on compaction */
-    uint8_t **big;        /* per-entry buffer for slots above max_datagram, or NULL */
+    socklen_t *alen;
+    uint8_t **bufs;       /* the arena slot each index owns; indexes swap them on compaction */
+    uint8_t **big;        /* per-index buffer for slots above max_datagram, or NULL */
     uint8_t *arena;
-    size_t head, count;   /* pending datagrams are entries [head, count) */
-    enum tx_open open;    /* the slot handed out and not yet committed lives at entry count */
+    size_t head, count;   /* pending datagrams are indexes [head, count) */
+    size_t split_end;     /* indexes below this go one by one: their GSO send failed */
+    /* Per sendmmsg entry, laid out afresh by each flush. */
+    struct mmsghdr *msgs;
+    union udp_ctl *ctl;
+    size_t *ndgrams;      /* datagrams in each entry */
+    enum tx_open open;    /* the slot handed out and not yet committed lives at index count */
     size_t open_cap;
     uint8_t *sink;        /* scratch slot when the kernel cannot take a full batch */
     size_t sink_cap;
@@ -57,6 +95,8 @@ struct vole_udp {
     uint16_t port;
     char *bind_addr;      /* NULL = any */
     size_t batch, max_dgram;
+    size_t tx_batch;      /* pending datagrams (tx arena slots) */
+    bool no_offload;
     vole_udp_recv_fn recv;
     void *ctx;
     ev_io rio, wio;
@@ -236,22 +276,53 @@ static uint16_t socket_port(int fd)
     return ep.port;
 }
 
+/* ---- offload probes --------------------------------------------------- */
+
+/* UDP_SEGMENT (Linux 4.18) is sent as a control message; a kernel that
+ * knows the option answers getsockopt for it. */
+static bool gso_supported(int fd)
+{
+    int v = 0;
+    socklen_t len = sizeof v;
+    return getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &len) == 0;
+}
+
+static bool kernel_at_least(int major, int minor)
+{
+    struct utsname un;
+    int ma = 0, mi = 0;
+    if (uname(&un) != 0 || sscanf(un.release, "%d.%d", &ma, &mi) != 2)
+        return false;
+    return ma > major || (ma == major && mi >= minor);
+}
+
+static bool gro_enable(int fd)
+{
+    int on = 1;
+    if (!kernel_at_least(GRO_MIN_KERNEL_MAJOR, GRO_MIN_KERNEL_MINOR))
+        return false;
+    return setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
+}
+
 /* ---- receive ------------------------------------------------------------ */
 
-static bool rx_alloc(struct udp_rx *rx, size_t batch, size_t max_dgram)
+static bool rx_alloc(struct udp_rx *rx, size_t slots, size_t slot_bytes, bool gro)
 {
-    rx->msgs = calloc(batch, sizeof *rx->msgs);
-    rx->iov = calloc(batch, sizeof *rx->iov);
-    rx->addrs = calloc(batch, sizeof *rx->addrs);
-    rx->arena = malloc(batch * max_dgram);
-    if (!rx->msgs || !rx->iov || !rx->addrs || !rx->arena)
+    rx->slots = slots;
+    rx->msgs = calloc(slots, sizeof *rx->msgs);
+    rx->iov = calloc(slots, sizeof *rx->iov);
+    rx->addrs = calloc(slots, sizeof *rx->addrs);
+    rx->ctl = gro ? calloc(slots, sizeof *rx->ctl) : NULL;
+    rx->arena = malloc(slots * slot_bytes);
+    if (!rx->msgs || !rx->iov || !rx->addrs || (gro && !rx->ctl) || !rx->arena)
         return false;
-    for (size_t i = 0; i < batch; i++) {
-        rx->iov[i].iov_base = rx->arena + i * max_dgram;
-        rx->iov[i].iov_len = max_dgram;
+    for (size_t i = 0; i < slots; i++) {
+        rx->iov[i].iov_base = rx->arena + i * slot_bytes;
+        rx->iov[i].iov_len = slot_bytes;
         rx->msgs[i].msg_hdr.msg_iov = &rx->iov[i];
         rx->msgs[i].msg_hdr.msg_iovlen = 1;
         rx->msgs[i].msg_hdr.msg_name = &rx->addrs[i];
+        rx->msgs[i].msg_hdr.msg_control = gro ? rx->ctl[i].buf : NULL;
     }
     return true;
 }
@@ -261,22 +332,53 @@ static void rx_free(struct udp_rx *rx)
     free(rx->msgs);
     free(rx->iov);
     free(rx->addrs);
+    free(rx->ctl);
     free(rx->arena);
 }
 
-static void rx_deliver(struct vole_udp *u, struct mmsghdr *m)
+/* The UDP_GRO segment size the kernel attached, or 0 (one datagram). */
+static size_t rx_gro_size(struct msghdr *h)
+{
+    if (!h->msg_control)
+        return 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+        if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO || c->cmsg_len < CMSG_LEN(sizeof(int)))
+            continue;
+        int v;
+        memcpy(&v, CMSG_DATA(c), sizeof v);
+        return v > 0 ? (size_t)v : 0;
+    }
+    return 0;
+}
+
+/* Hands each datagram of one received buffer to the callback (several when
+ * GRO coalesced them); returns how many there were. */
+static size_t rx_deliver(struct vole_udp *u, struct mmsghdr *m)
 {
     /* Truncated means larger than a slot: passing on a prefix would only
      * fail authentication later, so drop it visibly here instead. */
     if (m->msg_hdr.msg_flags & MSG_TRUNC) {
         u->st.rx_dropped++;
-        return;
+        return 1;
     }
     struct wg_endpoint src;
     vole_sockaddr_to_endpoint(&src, m->msg_hdr.msg_name);
-    u->st.rx_datagrams++;
-    u->st.rx_bytes += m->msg_len;
-    u->recv(u->ctx, &src, m->msg_hdr.msg_iov->iov_base, m->msg_len);
+    uint8_t *buf = m->msg_hdr.msg_iov->iov_base;
+    size_t len = m->msg_len, seg = vole_udp_gro_seg_size(len, rx_gro_size(&m->msg_hdr));
+    size_t n = vole_udp_gro_count(len, seg);
+    if (n > 1)
+        u->st.rx_gro_buffers++;
+    for (size_t k = 0, off = 0; k < n; k++, off += seg) {
+        size_t l = len - off < seg ? len - off : seg;
+        if (l > u->max_dgram) {   /* with GRO the slot is bigger than max_datagram */
+            u->st.rx_dropped++;
+            continue;
+        }
+        u->st.rx_datagrams++;
+        u->st.rx_bytes += l;
+        u->recv(u->ctx, &src, buf + off, l);
+    }
+    return n;
 }
 
 /* Whether another recvmmsg is worth trying after this error. */
@@ -305,22 +407,25 @@ static bool rx_error(struct vole_udp *u, int e)
     }
 }
 
-/* One recvmmsg; true when more datagrams may be waiting. */
-static bool rx_batch(struct vole_udp *u)
+/* One recvmmsg, adding the datagrams seen to *dgrams; true when more may be
+ * waiting. */
+static bool rx_batch(struct vole_udp *u, size_t *dgrams)
 {
-    for (size_t i = 0; i < u->batch; i++) {
-        u->rx.msgs[i].msg_hdr.msg_namelen = sizeof u->rx.addrs[i];
-        u->rx.msgs[i].msg_hdr.msg_flags = 0;
+    struct udp_rx *rx = &u->rx;
+    for (size_t i = 0; i < rx->slots; i++) {
+        rx->msgs[i].msg_hdr.msg_namelen = sizeof rx->addrs[i];
+        rx->msgs[i].msg_hdr.msg_controllen = rx->ctl ? sizeof rx->ctl[i] : 0;
+        rx->msgs[i].msg_hdr.msg_flags = 0;
     }
-    int n = recvmmsg(u->fd, u->rx.msgs, (unsigned)u->batch, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(u->fd, rx->msgs, (unsigned)rx->slots, MSG_DONTWAIT, NULL);
     u->st.rx_syscalls++;
     if (n < 0)
         return rx_error(u, errno);
     for (int i = 0; i < n; i++)
-        rx_deliver(u, &u->rx.msgs[i]);
+        *dgrams += rx_deliver(u, &rx->msgs[i]);
     /* A short batch means the queue was empty a moment ago; skip the
      * recvmmsg that would only say EAGAIN. */
-    return (size_t)n == u->batch;
+    return (size_t)n == rx->slots;
 }
 
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
@@ -328,29 +433,43 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     struct vole_udp *u = w->data;
-    for (int i = 0; i < RX_BATCHES_PER_WAKEUP && u->fd >= 0; i++)
-        if (!rx_batch(u))
+    size_t dgrams = 0;
+    for (int i = 0; i < RX_SYSCALLS_PER_WAKEUP && dgrams < RX_DGRAMS_PER_WAKEUP && u->fd >= 0; i++)
+        if (!rx_batch(u, &dgrams))
             break;
 }
 
 /* ---- send ------------------------------------------------------------- */
 
+/* With GSO one sendmmsg entry carries up to 64 datagrams, so a batch of 64
+ * would make each flush a single GSO send: keep more pending, within the
+ * arena cap. Without GSO the batch is what the caller asked for. */
+static size_t tx_batch_size(size_t batch, size_t max_dgram, bool gso)
+{
+    size_t n = TX_ARENA_MAX / max_dgram;
+    if (!gso)
+        return batch;
+    if (n > TX_BATCH_GSO)
+        n = TX_BATCH_GSO;
+    return n > batch ? n : batch;
+}
+
 static bool tx_alloc(struct udp_tx *tx, size_t batch, size_t max_dgram)
 {
-    tx->msgs = calloc(batch, sizeof *tx->msgs);
     tx->iov = calloc(batch, sizeof *tx->iov);
     tx->addrs = calloc(batch, sizeof *tx->addrs);
+    tx->alen = calloc(batch, sizeof *tx->alen);
     tx->bufs = calloc(batch, sizeof *tx->bufs);
     tx->big = calloc(batch, sizeof *tx->big);
+    tx->msgs = calloc(batch, sizeof *tx->msgs);
+    tx->ctl = calloc(batch, sizeof *tx->ctl);
+    tx->ndgrams = calloc(batch, sizeof *tx->ndgrams);
     tx->arena = malloc(batch * max_dgram);
-    if (!tx->msgs || !tx->iov || !tx->addrs || !tx->bufs || !tx->big || !tx->arena)
+    if (!tx->iov || !tx->addrs || !tx->alen || !tx->bufs || !tx->big || !tx->msgs || !tx->ctl || !tx->ndgrams ||
+        !tx->arena)
         return false;
-    for (size_t i = 0; i < batch; i++) {
+    for (size_t i = 0; i < batch; i++)
         tx->bufs[i] = tx->arena + i * max_dgram;
-        tx->msgs[i].msg_hdr.msg_iov = &tx->iov[i];
-        tx->msgs[i].msg_hdr.msg_iovlen = 1;
-        tx->msgs[i].msg_hdr.msg_name = &tx->addrs[i];
-    }
     return true;
 }
 
@@ -358,11 +477,14 @@ static void tx_free(struct udp_tx *tx, size_t batch)
 {
     for (size_t i = 0; tx->big && i < batch; i++)
         free(tx->big[i]);
-    free(tx->msgs);
     free(tx->iov);
     free(tx->addrs);
+    free(tx->alen);
     free(tx->bufs);
     free(tx->big);
+    free(tx->msgs);
+    free(tx->ctl);
+    free(tx->ndgrams);
     free(tx->arena);
     free(tx->sink);
 }
@@ -373,8 +495,8 @@ static void tx_release(struct udp_tx *tx, size_t i)
     tx->big[i] = NULL;
 }
 
-/* Moves entry src to dst. Buffers are swapped, not copied, so the arena slot
- * of an already-sent entry is recycled instead of leaked. */
+/* Moves index src to dst. Buffers are swapped, not copied, so the arena slot
+ * of an already-sent datagram is recycled instead of leaked. */
 static void tx_move(struct udp_tx *tx, size_t dst, size_t src)
 {
     uint8_t *b = tx->bufs[dst], *big = tx->big[dst];
@@ -383,7 +505,7 @@ static void tx_move(struct udp_tx *tx, size_t dst, size_t src)
     tx->bufs[src] = b;
     tx->big[src] = big;
     tx->addrs[dst] = tx->addrs[src];
-    tx->msgs[dst].msg_hdr.msg_namelen = tx->msgs[src].msg_hdr.msg_namelen;
+    tx->alen[dst] = tx->alen[src];
     tx->iov[dst].iov_base = tx->big[dst] ? tx->big[dst] : tx->bufs[dst];
     tx->iov[dst].iov_len = tx->iov[src].iov_len;
 }
@@ -398,18 +520,64 @@ static void tx_compact(struct udp_tx *tx)
     for (size_t j = 0; tx->head + j < end; j++)
         tx_move(tx, j, tx->head + j);
     tx->count -= tx->head;
+    tx->split_end = tx->split_end > tx->head ? tx->split_end - tx->head : 0;
     tx->head = 0;
 }
 
-static void tx_sent(struct vole_udp *u, size_t n)
+/* Entry e sends the run of datagrams [i, i + run): one iovec each, and a
+ * UDP_SEGMENT message with the first one's length when there are several. */
+static void tx_entry(struct udp_tx *tx, size_t e, size_t i, size_t run)
+{
+    struct msghdr *h = &tx->msgs[e].msg_hdr;
+    h->msg_name = &tx->addrs[i];
+    h->msg_namelen = tx->alen[i];
+    h->msg_iov = &tx->iov[i];
+    h->msg_iovlen = run;
+    h->msg_control = NULL;
+    h->msg_controllen = 0;
+    tx->ndgrams[e] = run;
+    if (run < 2)
+        return;
+    uint16_t seg = (uint16_t)tx->iov[i].iov_len;   /* <= VOLE_UDP_MAX_PAYLOAD */
+    h->msg_control = tx->ctl[e].buf;
+    h->msg_controllen = CMSG_SPACE(sizeof seg);
+    struct cmsghdr *c = CMSG_FIRSTHDR(h);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof seg);
+    memcpy(CMSG_DATA(c), &seg, sizeof seg);
+}
+
+/* Lays the pending datagrams out as sendmmsg entries; returns how many. */
+static size_t tx_layout(struct vole_udp *u)
 {
     struct udp_tx *tx = &u->tx;
-    for (size_t k = tx->head; k < tx->head + n; k++) {
-        u->st.tx_datagrams++;
-        u->st.tx_bytes += tx->msgs[k].msg_len;
-        tx_release(tx, k);
+    size_t e = 0;
+    for (size_t i = tx->head; i < tx->count; e++) {
+        size_t run = 1;
+        if (u->st.gso && i >= tx->split_end)
+            run = vole_udp_gso_run(&tx->iov[i], &tx->addrs[i], &tx->alen[i], tx->count - i,
+                                   VOLE_UDP_GSO_MAX_SEGMENTS, VOLE_UDP_GSO_MAX_BYTES);
+        tx_entry(tx, e, i, run);
+        i += run;
     }
-    tx->head += n;
+    return e;
+}
+
+static void tx_sent(struct vole_udp *u, size_t entries)
+{
+    struct udp_tx *tx = &u->tx;
+    for (size_t e = 0; e < entries; e++) {
+        if (tx->ndgrams[e] > 1) {
+            u->st.tx_gso_sends++;
+            u->st.tx_gso_datagrams += tx->ndgrams[e];
+        }
+        for (size_t k = 0; k < tx->ndgrams[e]; k++, tx->head++) {
+            u->st.tx_datagrams++;
+            u->st.tx_bytes += tx->iov[tx->head].iov_len;
+            tx_release(tx, tx->head);
+        }
+    }
 }
 
 static void tx_wait_writable(struct vole_udp *u, bool on)
@@ -423,21 +591,34 @@ static void tx_wait_writable(struct vole_udp *u, bool on)
         ev_io_stop(u->loop, &u->wio);
 }
 
-/* Whether to keep calling sendmmsg after this error. */
+/* Whether to keep calling sendmmsg after this error, which is about the
+ * first entry laid out. */
 static bool tx_error(struct vole_udp *u, int e)
 {
+    struct udp_tx *tx = &u->tx;
     if (e == EINTR)
         return true;
     if (e == EAGAIN || e == EWOULDBLOCK) {
         tx_wait_writable(u, true);
         return false;
     }
+    if (tx->ndgrams[0] > 1) {
+        /* EIO: the egress device cannot checksum segments, so GSO is off for
+         * good (as in wireguard-go). Any other error (EMSGSIZE: segments
+         * above the path MTU, ...) may not hold for every datagram alone:
+         * resend the run one at a time, so each meets the fate it would
+         * have met without GSO. */
+        if (e == EIO)
+            u->st.gso = false;
+        tx->split_end = tx->head + tx->ndgrams[0];
+        return true;
+    }
     /* sendmmsg fails only on the first datagram it could not send (EINVAL
      * for port 0, EMSGSIZE, ENETUNREACH, EPERM from a firewall, ...). Skip
      * that one so it cannot wedge the rest of the batch. */
     u->st.tx_errors++;
-    tx_release(&u->tx, u->tx.head);
-    u->tx.head++;
+    tx_release(tx, tx->head);
+    tx->head++;
     return true;
 }
 
@@ -456,7 +637,8 @@ void vole_udp_flush(struct vole_udp *u)
     if (u->fd < 0)
         tx_drop_pending(u);
     while (tx->head < tx->count) {
-        int n = sendmmsg(u->fd, &tx->msgs[tx->head], (unsigned)(tx->count - tx->head), MSG_DONTWAIT);
+        size_t entries = tx_layout(u);
+        int n = sendmmsg(u->fd, tx->msgs, (unsigned)entries, MSG_DONTWAIT);
         u->st.tx_syscalls++;
         if (n > 0)
             tx_sent(u, (size_t)n);
@@ -491,9 +673,9 @@ uint8_t *vole_udp_tx_slot(struct vole_udp *u, size_t cap)
     if (tx->open == TX_OPEN_SLOT)
         tx_release(tx, tx->count);   /* abandoned without a commit */
     tx->open = TX_OPEN_NONE;
-    if (tx->count == u->batch)
+    if (tx->count == u->tx_batch)
         vole_udp_flush(u);
-    if (tx->count == u->batch)
+    if (tx->count == u->tx_batch)
         return tx_sink(u, cap);   /* kernel queue full: tail-drop this one */
     size_t i = tx->count;
     if (cap > u->max_dgram) {
@@ -522,13 +704,13 @@ void vole_udp_tx_commit(struct vole_udp *u, const struct wg_endpoint *dst, size_
         tx_release(tx, i);
         return;
     }
-    tx->msgs[i].msg_hdr.msg_namelen = sl;
+    tx->alen[i] = sl;
     tx->iov[i].iov_base = tx->big[i] ? tx->big[i] : tx->bufs[i];
     tx->iov[i].iov_len = len;
     tx->count++;
     /* A full batch goes out now rather than at the next slot request, so
      * the receiver can start on it while we keep encrypting. */
-    if (tx->count == u->batch)
+    if (tx->count == u->tx_batch)
         vole_udp_flush(u);
 }
 
@@ -586,7 +768,7 @@ static void watchers_init(struct vole_udp *u)
 static void udp_free(struct vole_udp *u)
 {
     rx_free(&u->rx);
-    tx_free(&u->tx, u->batch);
+    tx_free(&u->tx, u->tx_batch);
     free(u->bind_addr);
     free(u);
 }
@@ -599,14 +781,24 @@ static struct vole_udp *udp_alloc(const struct vole_udp_config *cfg)
     u->fd = -1;
     u->batch = clamp(cfg->batch, VOLE_UDP_DEFAULT_BATCH, MAX_BATCH);
     u->max_dgram = clamp(cfg->max_datagram, VOLE_UDP_DEFAULT_MAX_DATAGRAM, VOLE_UDP_MAX_PAYLOAD);
-    bool ok = rx_alloc(&u->rx, u->batch, u->max_dgram) && tx_alloc(&u->tx, u->batch, u->max_dgram);
-    if (ok && cfg->bind_addr)
-        ok = (u->bind_addr = strdup(cfg->bind_addr)) != NULL;
-    if (!ok) {
-        udp_free(u);
+    u->no_offload = cfg->no_offload;
+    if (cfg->bind_addr && !(u->bind_addr = strdup(cfg->bind_addr))) {
+        free(u);
         return NULL;
     }
     return u;
+}
+
+/* Turns offload on where the kernel has it, then sizes the buffers for
+ * what is on: that is why the socket opens before the buffers exist. */
+static bool udp_setup(struct vole_udp *u)
+{
+    bool gro;
+    u->st.gso = !u->no_offload && gso_supported(u->fd);
+    u->st.gro = gro = !u->no_offload && gro_enable(u->fd);
+    u->tx_batch = tx_batch_size(u->batch, u->max_dgram, u->st.gso);
+    return rx_alloc(&u->rx, gro ? GRO_SLOTS : u->batch, gro ? GRO_SLOT_BYTES : u->max_dgram, gro) &&
+           tx_alloc(&u->tx, u->tx_batch, u->max_dgram);
 }
 
 struct vole_udp *vole_udp_open(struct ev_loop *loop, const struct vole_udp_config *cfg,
@@ -619,6 +811,12 @@ struct vole_udp *vole_udp_open(struct ev_loop *loop, const struct vole_udp_confi
     }
     u->fd = socket_open(u->bind_addr, cfg->port, &u->v6, err, errlen);
     if (u->fd < 0) {
+        udp_free(u);
+        return NULL;
+    }
+    if (!udp_setup(u)) {
+        snprintf(err, errlen, "udp: out of memory");
+        close(u->fd);
         udp_free(u);
         return NULL;
     }
@@ -664,6 +862,10 @@ static void install_socket(struct vole_udp *u, int fd, bool v6)
         tx_drop_pending(u);
     u->fd = fd;
     u->v6 = v6;
+    /* The buffers stay GRO-sized either way; without the option the kernel
+     * just stops coalescing. */
+    if (u->st.gro)
+        u->st.gro = gro_enable(fd);
     u->port = socket_port(fd);
     watchers_start(u);
     vole_udp_flush(u);

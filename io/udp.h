@@ -5,7 +5,13 @@
  * commits it with its destination. Nothing is sent at commit time; an
  * ev_prepare watcher at EV_MINPRI flushes the whole batch with one sendmmsg
  * just before the loop blocks, after every other prepare watcher has had its
- * chance to add packets (performance.md §2.3, §6.1). */
+ * chance to add packets (performance.md §2.3, §6.1).
+ *
+ * Offload, where the kernel has it (performance.md §1.2, §6.2), invisible
+ * to callers except in the stats: at flush, a run of pending datagrams to
+ * one destination, all of one length except a shorter last one, leaves as
+ * one UDP_SEGMENT (GSO) send; with UDP_GRO the kernel hands over coalesced
+ * buffers, which are cut back into datagrams for the recv callback. */
 #ifndef VOLE_IO_UDP_H
 #define VOLE_IO_UDP_H
 
@@ -31,8 +37,10 @@ struct vole_udp_config {
     uint16_t port;           /* 0 = ephemeral */
     const char *bind_addr;   /* numeric IPv4/IPv6 literal; NULL = any (dual-stack) */
     size_t batch;            /* datagrams per recvmmsg/sendmmsg; 0 = 64 */
-    size_t max_datagram;     /* receive slot size; larger datagrams are dropped and
-                              * counted in rx_dropped; 0 = 2048 */
+    size_t max_datagram;     /* largest datagram received (the receive slot size
+                              * without GRO); larger ones are dropped and counted
+                              * in rx_dropped; 0 = 2048 */
+    bool no_offload;         /* never use UDP GSO or GRO (tests; ruling it out) */
 };
 
 /* Opens a dual-stack AF_INET6 socket (IPV6_V6ONLY=0; IPv4 peers appear as
@@ -60,7 +68,10 @@ uint8_t *vole_udp_tx_slot(struct vole_udp *u, size_t cap);
 void vole_udp_tx_commit(struct vole_udp *u, const struct wg_endpoint *dst, size_t len);
 
 /* sendmmsg everything pending. On EAGAIN keep the rest and wait for EV_WRITE;
- * a datagram the kernel rejects is counted in tx_errors and skipped. */
+ * a datagram the kernel rejects is counted in tx_errors and skipped. A GSO
+ * run the kernel rejects is resent one datagram at a time, so each datagram
+ * fares as it would have without GSO; EIO (no checksum offload on the way
+ * out) also turns GSO off for good. */
 void vole_udp_flush(struct vole_udp *u);
 
 struct vole_udp_stats {
@@ -68,6 +79,11 @@ struct vole_udp_stats {
     uint64_t tx_datagrams, tx_bytes, tx_syscalls, tx_errors, tx_dropped;
     uint64_t rx_dropped;   /* larger than max_datagram (MSG_TRUNC) */
     uint64_t rx_errors;    /* recvmmsg failures other than EAGAIN/EINTR */
+    uint64_t tx_gso_sends;     /* sendmmsg entries carrying a UDP_SEGMENT run */
+    uint64_t tx_gso_datagrams; /* datagrams sent in those (also in tx_datagrams) */
+    uint64_t rx_gro_buffers;   /* received buffers holding more than one datagram */
+    bool gso;              /* UDP GSO in use: probed at open, off for good after EIO */
+    bool gro;              /* UDP_GRO enabled on the socket */
 };
 const struct vole_udp_stats *vole_udp_stats(const struct vole_udp *u);
 
