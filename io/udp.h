@@ -40,7 +40,8 @@ struct vole_udp_config {
     size_t max_datagram;     /* largest datagram received (the receive slot size
                               * without GRO); larger ones are dropped and counted
                               * in rx_dropped; 0 = 2048 */
-    bool no_offload;         /* never use UDP GSO or GRO (tests; ruling it out) */
+    bool no_offload;         /* never use UDP GSO or GRO (tests; ruling it out); the
+                              * environment's VOLE_UDP_NO_OFFLOAD=1 does the same */
 };
 
 /* Opens a dual-stack AF_INET6 socket (IPV6_V6ONLY=0; IPv4 peers appear as

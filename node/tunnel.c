@@ -366,6 +366,9 @@ void vole_tunnel_log_stats(struct vole_tunnel *t)
           (unsigned long long)u->tx_datagrams, (unsigned long long)u->tx_syscalls,
           (unsigned long long)u->tx_errors, (unsigned long long)u->tx_dropped,
           (unsigned long long)u->rx_dropped, (unsigned long long)u->rx_errors);
+    logf_(t, "udp offload: GSO %s (%llu sends carrying %llu datagrams), GRO %s (%llu coalesced buffers)",
+          u->gso ? "on" : "off", (unsigned long long)u->tx_gso_sends, (unsigned long long)u->tx_gso_datagrams,
+          u->gro ? "on" : "off", (unsigned long long)u->rx_gro_buffers);
     if (t->stun_unclaimed || t->disco_dropped)
         logf_(t, "shared socket: %llu STUN messages nobody asked for, %llu disco messages dropped",
               (unsigned long long)t->stun_unclaimed, (unsigned long long)t->disco_dropped);
