@@ -59,7 +59,8 @@ void nc_exchange_stop(struct nc_node *n, const char *why)
 static void client_err(struct nc_client *c, const char *fmt, const char *arg)
 {
     char line[VOLE_HEALTH_TEXT_MAX];
-    snprintf(line, sizeof line, fmt, arg);
+    if (snprintf(line, sizeof line, fmt, arg) < 0)   /* longer lines are cut: health texts are bounded */
+        line[0] = '\0';
     /* A reconnecting client repeats itself: keep each reason once in a row. */
     if (strcmp(line, c->last_err) == 0)
         return;
@@ -71,7 +72,8 @@ static void client_err(struct nc_client *c, const char *fmt, const char *arg)
 static void client_log(struct nc_client *c, const char *fmt, const char *arg)
 {
     char line[VOLE_HEALTH_TEXT_MAX];
-    snprintf(line, sizeof line, fmt, arg);
+    if (snprintf(line, sizeof line, fmt, arg) < 0)   /* longer lines are cut: health texts are bounded */
+        line[0] = '\0';
     vole_derp_client_log(&c->node->h->clients[c->idx], false, "%s", line);
     nc_logf(c->node->run, "node %s: %s: %s", c->node->h->node->name, WHO[c->idx], line);
 }

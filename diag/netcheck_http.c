@@ -58,8 +58,9 @@ static void finish(struct vole_nc_http *h, const char *error)
     if (h->finished)
         return;
     h->finished = true;
-    if (error)
-        snprintf(h->error, sizeof h->error, "%s", error);
+    /* A longer reason is cut to the report's bounded field. */
+    if (error && snprintf(h->error, sizeof h->error, "%s", error) < 0)
+        h->error[0] = '\0';
     drop_stream(h);
     derp_dial_stop(&h->dialer);
     ev_timer_stop(h->loop, &h->deadline);
