@@ -17,6 +17,8 @@
 #                ping RTT       p50 / p99 of 200 disco pings (-o json)
 #              then the same speedtests and pings with the server's
 #              --block-direct-connections (every packet through DERP)
+#   UDP floor  vole-bench-udprtt (bench/udp_rtt.c): a plain UDP round trip
+#              between two processes, pings 10 ms apart: the floor under ping RTT
 #   relay      `vole derp` (the DERP server `vole server` embeds; `vole server`
 #              itself admits only keys a coordinator session registered, so
 #              the bench clients cannot use it) and vole-bench-derp
@@ -32,7 +34,7 @@
 #
 # Usage (root): bench/run.sh
 #   env: VOLE (default build/vole), BENCH_DERP (default: vole-bench-derp next to
-#        VOLE), DURATION (5), DERP_CLIENTS (10000), DERP_SECONDS (3),
+#        VOLE), BENCH_UDPRTT (vole-bench-udprtt next to VOLE), DURATION (5), DERP_CLIENTS (10000), DERP_SECONDS (3),
 #        PING_COUNT (200), KEEP_TMP=1
 # Sourced (bench/profile.sh), it only defines its functions (and those of
 # speedtest.sh and wg_throughput.sh).
@@ -42,6 +44,7 @@ DURATION=${DURATION:-5}
 . "$(dirname "${BASH_SOURCE[0]}")/speedtest.sh"
 
 BENCH_DERP=${BENCH_DERP:-$(dirname "$VOLE")/vole-bench-derp}
+BENCH_UDPRTT=${BENCH_UDPRTT:-$(dirname "$VOLE")/vole-bench-udprtt}
 DERP_CLIENTS=${DERP_CLIENTS:-10000}
 DERP_SECONDS=${DERP_SECONDS:-3}
 DERP_SIZE=1300
@@ -126,6 +129,15 @@ na() {
 }
 
 # ------------------------------------------------------------------ measurements
+
+# udp_floor: the plain UDP round trip between two processes on ns lo's
+# loopback, pings 10 ms apart as ping_rtt's (vole-bench-udprtt, as nobody)
+# -> PING_floor "P50 / P99 (N round trips)"; what vole ping cannot beat here
+udp_floor() {
+	PING_floor=$(run_unpriv "$NSL" timeout $((PING_COUNT / 10 + 30)) "$BENCH_UDPRTT" "$PING_COUNT" 10000) ||
+		PING_floor=n/a
+	log "plain UDP round trip p50 / p99 ms: $PING_floor"
+}
 
 # ceiling: iperf3 client and server on ns lo's loopback -> RATE_ceiling
 ceiling() {
@@ -301,6 +313,7 @@ print_table() {
 	derp_row "vole speedtest DERP, upload" "$RATE_derp_up" "$RATE_wggo_up"
 	row "vole ping RTT direct, p50 / p99 (ms)" "${PING_direct% (*}" "$(pongs "$PING_direct")" \
 		"p50 <= 0.100 ms" "$(at_most "$p50" 0.100)"
+	row "plain UDP round trip, p50 / p99 (ms) (floor)" "${PING_floor% (*}" "two processes, 10 ms apart" "" ""
 	row "vole ping RTT DERP, p50 / p99 (ms)" "${PING_derp% (*}" "$(pongs "$PING_derp")" "" ""
 	row "vole ping dev -n 1: start to pong line" "$FIRST_PONG_MS ms" "pong $FIRST_PONG_VIA" "<= 100 ms" \
 		"$(at_most "$FIRST_PONG_MS" 100)"
@@ -335,7 +348,7 @@ main() {
 	t_start=$EPOCHREALTIME
 	for v in ceiling direct_down direct_up derp_down derp_up wggo_down wggo_up; do printf -v "RATE_$v" n/a; done
 	for v in direct_down direct_up derp_down derp_up; do printf -v "VIA_$v" '?'; done
-	PING_direct=n/a PING_derp=n/a AGENT_KB=n/a CLIENT_KB=n/a CLIENT_SAMPLES=0
+	PING_direct=n/a PING_derp=n/a PING_floor=n/a AGENT_KB=n/a CLIENT_KB=n/a CLIENT_SAMPLES=0
 	FIRST_PONG_MS=n/a FIRST_PONG_VIA='?' PING1_EXIT_MS=n/a DIRECT_MS=n/a DERP_LINE_MS=n/a LISTEN_MS=n/a
 	DERP_N=n/a DERP_PPS_1=n/a DERP_PPS_2=n/a
 	if [ ! -x "$VOLE" ]; then
@@ -359,6 +372,7 @@ main() {
 		ping_rtt direct
 	fi
 	tailnet_down
+	udp_floor
 	derp_runs
 	if wggo_runs; then
 		wggo_stop "$IFS_"
@@ -372,7 +386,7 @@ main() {
 	echo
 	print_table
 	na RATE_ceiling RATE_wggo_down RATE_wggo_up RATE_direct_down RATE_direct_up RATE_derp_down RATE_derp_up \
-		PING_direct PING_derp FIRST_PONG_MS DIRECT_MS AGENT_KB CLIENT_KB DERP_N DERP_PPS_1 DERP_PPS_2
+		PING_direct PING_derp PING_floor FIRST_PONG_MS DIRECT_MS AGENT_KB CLIENT_KB DERP_N DERP_PPS_1 DERP_PPS_2
 	if [ ${#NA[@]} -ne 0 ]; then
 		echo "could not measure: ${NA[*]}" >&2
 		exit 1
