@@ -20,7 +20,8 @@ message(STATUS "lwIP from ${LWIP_DIR}")
 
 include(${LWIP_DIR}/src/Filelists.cmake)
 add_library(lwip STATIC ${lwipcore_SRCS} ${lwipcore4_SRCS} ${lwipcore6_SRCS}
-  ${CMAKE_SOURCE_DIR}/stack/port/sys_arch.c)
+  ${CMAKE_SOURCE_DIR}/stack/port/sys_arch.c
+  ${CMAKE_SOURCE_DIR}/stack/port/chksum.c)
 target_include_directories(lwip SYSTEM PUBLIC
   ${CMAKE_SOURCE_DIR}/stack/port     # lwipopts.h and arch/cc.h
   ${LWIP_DIR}/src/include)

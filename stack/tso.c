@@ -6,6 +6,8 @@
 
 #include "stack/tso.h"
 
+#include "lwip/arch.h"   /* vole_lwip_chksum (port/chksum.c) */
+
 #define IP4_HLEN      20
 #define IP6_HLEN      40
 #define IP4_FRAG_MASK 0x3FFFu   /* MF and the fragment offset */
@@ -45,38 +47,15 @@ static uint16_t fold64(uint64_t a)
     return (uint16_t)((a & 0xFFFFu) + (a >> 16));
 }
 
-static uint64_t add_carry(uint64_t acc, uint64_t v)
-{
-    acc += v;
-    return acc + (acc < v);   /* end-around carry */
-}
-
 /* The one's-complement sum of b as big-endian 16-bit words (an odd last
- * byte padded with zero). Summed 8 bytes at a time in host order, which
- * gives the same sum in host order (RFC 1071 §2(B)): this runs over every
- * byte the tunnel sends. */
+ * byte padded with zero): lwIP's checksum routine (port/chksum.c) sums in
+ * memory order; read back big-endian, that is the big-endian sum. */
 static uint16_t sum_be(const uint8_t *b, size_t n)
 {
-    uint64_t acc = 0, v8;
-    uint16_t v2;
+    uint16_t v = vole_lwip_chksum(b, (int)n);
     uint8_t pair[2];
 
-    for (; n >= 8; b += 8, n -= 8) {
-        memcpy(&v8, b, 8);
-        acc = add_carry(acc, v8);
-    }
-    for (; n >= 2; b += 2, n -= 2) {
-        memcpy(&v2, b, 2);
-        acc = add_carry(acc, v2);
-    }
-    if (n) {
-        pair[0] = b[0];
-        pair[1] = 0;
-        memcpy(&v2, pair, 2);
-        acc = add_carry(acc, v2);
-    }
-    v2 = fold64(acc);
-    memcpy(pair, &v2, 2);
+    memcpy(pair, &v, 2);
     return get16(pair);
 }
 

@@ -15,6 +15,11 @@
 #include <arpa/inet.h>
 
 unsigned int vole_lwip_rand(void);
+
+/* The checksum's one's-complement sum, 8 bytes at a time (port/chksum.c);
+ * lwIP's reference loops go 2 bytes at a time. */
+unsigned short vole_lwip_chksum(const void *data, int len);
+#define LWIP_CHKSUM vole_lwip_chksum
 #define LWIP_RAND() (vole_lwip_rand())
 
 /* A broken internal invariant of lwIP is a bug: stop loudly rather than
