@@ -112,4 +112,13 @@ void vole_gro_flush(struct vole_gro *g, vole_gro_deliver_fn deliver, void *ctx);
 /* Frees every held run undelivered (the stack is going away). */
 void vole_gro_drop(struct vole_gro *g);
 
+/* ---- per stack (stack.c) ---- */
+
+struct vole_stack;
+/* On by default; the environment variable VOLE_GRO=0 (off, no, false) turns
+ * it off for every stack of the process. Turning it off delivers whatever is
+ * held at once. */
+void vole_stack_set_gro(struct vole_stack *s, bool on);
+void vole_stack_gro_stats(const struct vole_stack *s, struct vole_gro_stats *out);
+
 #endif

@@ -4,7 +4,9 @@
 
 #include "lwip/netif.h"
 
+#include "stack/gro.h"
 #include "stack/list.h"
+#include "stack/runtime.h"
 #include "stack/stack.h"
 
 struct vole_stack {
@@ -15,6 +17,9 @@ struct vole_stack {
     size_t n_splices;
     vole_stack_tap_fn tap;       /* vole_stack_set_tap */
     void *tap_ctx;
+    bool gro_on;                 /* vole_stack_set_gro; on unless VOLE_GRO=0 */
+    struct vole_gro gro;         /* inner TCP segments held this iteration */
+    struct vole_flush gro_flush; /* marked while gro holds anything */
 };
 
 /* netif.c: add the tunnel netif to lwIP with addrs and bring it up. */
