@@ -5,8 +5,9 @@
  *  - an ev_timer that runs sys_check_timeouts() and is re-armed with
  *    sys_timeouts_sleeptime(), so lwIP wakes us only when a timeout is due;
  *  - an ev_prepare at EV_MAXPRI that runs once per loop iteration, after all
- *    input of the iteration was processed and before libev blocks. It flushes
- *    the marked entries (tcp_output for pcbs written from outside lwIP
+ *    input of the iteration was processed and before libev blocks. It first
+ *    flushes the input entries (packets GRO held back, so that lwIP sees the
+ *    iteration's ACKs before anything sends), then the marked entries (tcp_output for pcbs written from outside lwIP
  *    callbacks, socket writes) and then re-arms the timer, because input and
  *    writes may have scheduled new lwIP timeouts. The WireGuard UDP flush is a
  *    lower-priority prepare watcher, so it sees everything emitted here. */
@@ -33,17 +34,18 @@ struct vole_runtime {
     ev_timer timer;          /* lwIP timeouts; repeating so libev never stops it */
     ev_prepare prepare;      /* per-iteration flush, EV_MAXPRI */
     struct vole_link *dirty; /* struct vole_flush entries */
+    struct vole_link *input; /* struct vole_flush entries holding lwIP input */
 };
 
 static bool lwip_ready;
 static struct vole_runtime rt;
 
-static void flush_marked(void)
+static void flush_list(struct vole_link **head)
 {
     unsigned budget = VOLE_FLUSH_BUDGET;
 
-    while (rt.dirty && budget--) {
-        struct vole_flush *f = vole_container_of(rt.dirty, struct vole_flush, link);
+    while (*head && budget--) {
+        struct vole_flush *f = vole_container_of(*head, struct vole_flush, link);
         vole_link_unlink(&f->link);
         f->fn(f);
     }
@@ -55,7 +57,7 @@ void vole_runtime_rearm(void)
 
     if (!rt.loop)
         return;
-    if (rt.dirty) {
+    if (rt.dirty || rt.input) {
         after = 1e-6;   /* leftovers from an exhausted budget: don't block */
     } else {
         u32_t ms = sys_timeouts_sleeptime();
@@ -77,6 +79,9 @@ void vole_runtime_rearm(void)
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop; (void)w; (void)revents;
+    /* Held input first: a timer must not act (retransmit, send a delayed
+     * ACK) on a view of the connection that misses segments already here. */
+    flush_list(&rt.input);
     sys_check_timeouts();
     vole_runtime_rearm();
 }
@@ -84,7 +89,8 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)loop; (void)w; (void)revents;
-    flush_marked();
+    flush_list(&rt.input);
+    flush_list(&rt.dirty);
     vole_runtime_rearm();
 }
 
@@ -151,6 +157,8 @@ void vole_runtime_release(void)
     /* Stacks unmark their entries before releasing; drop any stragglers. */
     while (rt.dirty)
         vole_link_unlink(rt.dirty);
+    while (rt.input)
+        vole_link_unlink(rt.input);
     stop_watchers();
 }
 
@@ -163,6 +171,12 @@ void vole_runtime_mark(struct vole_flush *f)
 {
     if (!vole_link_linked(&f->link))
         vole_link_push(&rt.dirty, &f->link);
+}
+
+void vole_runtime_mark_input(struct vole_flush *f)
+{
+    if (!vole_link_linked(&f->link))
+        vole_link_push(&rt.input, &f->link);
 }
 
 void vole_runtime_unmark(struct vole_flush *f)

@@ -22,6 +22,10 @@ void vole_runtime_release(void);
 struct ev_loop *vole_runtime_loop(void);
 
 void vole_runtime_mark(struct vole_flush *f);
+/* Input held back within an iteration (stack/gro.h): flushed before the
+ * marked entries of the same prepare and before lwIP's timers run. An entry
+ * is on one list at a time; vole_runtime_unmark takes it off either. */
+void vole_runtime_mark_input(struct vole_flush *f);
 void vole_runtime_unmark(struct vole_flush *f);
 
 /* Recompute when lwIP next needs its timers; the prepare watcher does this

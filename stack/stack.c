@@ -3,12 +3,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lwip/pbuf.h"
 
+#include "stack/gro_ack.h"
 #include "stack/runtime.h"
 #include "stack/stack_priv.h"
 #include "stack/tcp_splice.h"
+
+/* VOLE_GRO=0 (or off/no/false) turns receive GRO off for a whole process,
+ * to compare with and without it; vole_stack_set_gro overrides per stack. */
+static bool gro_default(void)
+{
+    const char *v = getenv("VOLE_GRO");
+
+    return !v || !(strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0 || strcasecmp(v, "no") == 0 ||
+                   strcasecmp(v, "false") == 0);
+}
+
+static void gro_deliver(void *ctx, struct pbuf *p, uint32_t segs)
+{
+    struct vole_stack *s = ctx;
+
+    if (segs > 1)
+        vole_gro_ack_hint(p);
+    /* ip_input consumes p on every path, delivered or dropped. */
+    s->netif.input(p, &s->netif);
+}
+
+static void on_gro_flush(struct vole_flush *f)
+{
+    struct vole_stack *s = vole_container_of(f, struct vole_stack, gro_flush);
+
+    vole_gro_flush(&s->gro, gro_deliver, s);
+    if (s->gro.held)   /* only if a delivery re-entered vole_stack_input */
+        vole_runtime_mark_input(&s->gro_flush);
+}
 
 struct vole_stack *vole_stack_new(struct ev_loop *loop, uint16_t mtu,
                                   const struct vole_stack_addr *addrs, size_t n_addrs,
@@ -28,6 +59,9 @@ struct vole_stack *vole_stack_new(struct ev_loop *loop, uint16_t mtu,
     }
     s->ops = *ops;
     s->loop = loop;
+    s->gro_on = gro_default();
+    vole_gro_init(&s->gro);
+    s->gro_flush.fn = on_gro_flush;
     if (vole_runtime_acquire(loop, err, errlen) < 0) {
         free(s);
         return NULL;
@@ -44,6 +78,9 @@ void vole_stack_free(struct vole_stack *s)
 {
     if (!s)
         return;
+    /* Held segments belong to connections about to be reset. */
+    vole_runtime_unmark(&s->gro_flush);
+    vole_gro_drop(&s->gro);
     while (s->splices)
         vole_splice_reset(vole_splice_from_link(s->splices));
     vole_netif_remove(s);
@@ -69,9 +106,28 @@ void vole_stack_input(struct vole_stack *s, struct pbuf *p)
         return;
     }
     if (s->tap)
-        s->tap(s->tap_ctx, p, false);
-    /* ip_input consumes p on every path, delivered or dropped. */
-    s->netif.input(p, &s->netif);
+        s->tap(s->tap_ctx, p, false);   /* the packet as received, before merging */
+    if (!s->gro_on) {
+        gro_deliver(s, p, 1);
+        return;
+    }
+    vole_gro_input(&s->gro, p, gro_deliver, s);
+    if (s->gro.held)
+        vole_runtime_mark_input(&s->gro_flush);
+}
+
+void vole_stack_set_gro(struct vole_stack *s, bool on)
+{
+    s->gro_on = on;
+    if (!on) {   /* nothing held stays behind */
+        vole_runtime_unmark(&s->gro_flush);
+        vole_gro_flush(&s->gro, gro_deliver, s);
+    }
+}
+
+void vole_stack_gro_stats(const struct vole_stack *s, struct vole_gro_stats *out)
+{
+    *out = s->gro.stats;
 }
 
 struct netif *vole_stack_netif(struct vole_stack *s)

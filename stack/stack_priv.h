@@ -4,7 +4,9 @@
 
 #include "lwip/netif.h"
 
+#include "stack/gro.h"
 #include "stack/list.h"
+#include "stack/runtime.h"
 #include "stack/stack.h"
 
 struct vole_stack {
@@ -20,6 +22,9 @@ struct vole_stack {
     void *max_packet_ctx;
     uint16_t plain_mtu;          /* the MTU to restore when TSO goes off */
     struct vole_stack_tso_stats tso;
+    bool gro_on;                 /* vole_stack_set_gro; on unless VOLE_GRO=0 */
+    struct vole_gro gro;         /* inner TCP segments held this iteration */
+    struct vole_flush gro_flush; /* marked while gro holds anything */
 };
 
 /* netif.c: add the tunnel netif to lwIP with addrs and bring it up. */
