@@ -39,6 +39,8 @@
 #define XFER ((size_t)1024 * 1024)
 #define BIG_UDP 60000
 
+#include "test/unit/conn_xfer.h"
+
 static int setup(void **state)
 {
     static struct fixture f;
@@ -54,37 +56,6 @@ static int teardown(void **state)
     cf_teardown(f);
     return 0;
 }
-
-/* Homed, and with endpoints of their own to tell each other. */
-static bool both_ready(void *arg)
-{
-    struct fixture *f = arg;
-    struct coord_node a, b;
-    vole_conn_self(f->a.conn, &a);
-    vole_conn_self(f->b.conn, &b);
-    return cf_both_homed(f) && a.n_endpoints > 0 && b.n_endpoints > 0;
-}
-
-static void introduce(struct fixture *f)
-{
-    assert_true(run_until(f->loop, both_ready, f, LIMIT));
-    cf_introduce(f, true);
-}
-
-static ip_addr_t addr_of(const struct node *n, int family)
-{
-    ip_addr_t a;
-    if (family == 4) {
-        IP_ADDR4(&a, n->v4[0], n->v4[1], n->v4[2], n->v4[3]);
-    } else {
-        memset(&a, 0, sizeof a);
-        IP_SET_TYPE_VAL(a, IPADDR_TYPE_V6);
-        memcpy(ip_2_ip6(&a)->addr, n->v6, 16);
-    }
-    return a;
-}
-
-static uint8_t pattern(size_t i) { return (uint8_t)(i % 251); }
 
 /* ---- what a's stack hands to WireGuard ---- */
 
@@ -172,141 +143,7 @@ static void send_big_udp(struct fixture *f, int family)
     udp_remove(tx);
 }
 
-/* ---- TCP: a sends XFER bytes to b ---- */
-
-struct xfer {
-    struct tcp_pcb *listener, *server, *client;
-    size_t sent, received;
-    size_t cap;                 /* the client writes no further for now (0: all of total) */
-    size_t total;               /* XFER unless a test says otherwise */
-    bool intact, connected, failed;
-};
-
-static void fill(struct xfer *x)
-{
-    uint8_t buf[4096];
-    size_t end = x->cap ? x->cap : x->total;
-    while (x->client && x->sent < end) {
-        size_t room = tcp_sndbuf(x->client), n = end - x->sent;
-        if (n > sizeof buf)
-            n = sizeof buf;
-        if (n > room)
-            n = room;
-        if (n == 0)
-            break;
-        for (size_t i = 0; i < n; i++)
-            buf[i] = pattern(x->sent + i);
-        if (tcp_write(x->client, buf, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
-            break;
-        x->sent += n;
-    }
-    if (x->client)
-        tcp_output(x->client);
-}
-
-static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
-{
-    (void)pcb;
-    (void)len;
-    fill(arg);
-    return ERR_OK;
-}
-
-static void on_client_err(void *arg, err_t err)
-{
-    struct xfer *x = arg;
-    (void)err;
-    x->client = NULL;
-    x->failed = true;
-}
-
-static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-    struct xfer *x = arg;
-    (void)pcb;
-    x->connected = err == ERR_OK;
-    fill(x);
-    return ERR_OK;
-}
-
-static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
-{
-    struct xfer *x = arg;
-    (void)err;
-    if (!p)
-        return ERR_OK;
-    for (struct pbuf *q = p; q; q = q->next)
-        for (size_t i = 0; i < q->len; i++, x->received++)
-            if (((const uint8_t *)q->payload)[i] != pattern(x->received))
-                x->intact = false;
-    tcp_recved(pcb, p->tot_len);
-    pbuf_free(p);
-    return ERR_OK;
-}
-
-static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-    struct xfer *x = arg;
-    (void)err;
-    x->server = pcb;
-    tcp_arg(pcb, x);
-    tcp_recv(pcb, on_recv);
-    return ERR_OK;
-}
-
-static void xfer_start(struct fixture *f, struct xfer *x, int family, u16_t port)
-{
-    ip_addr_t dst = addr_of(&f->b, family);
-    u8_t type = family == 4 ? IPADDR_TYPE_V4 : IPADDR_TYPE_V6;
-    struct tcp_pcb *l = tcp_new_ip_type(type);
-
-    memset(x, 0, sizeof *x);
-    x->intact = true;
-    x->total = XFER;
-    assert_non_null(l);
-    tcp_bind_netif(l, vole_stack_netif(f->b.stack));
-    assert_int_equal(tcp_bind(l, IP_ANY_TYPE, port), ERR_OK);
-    x->listener = tcp_listen(l);
-    assert_non_null(x->listener);
-    tcp_arg(x->listener, x);
-    tcp_accept(x->listener, on_accept);
-    x->client = tcp_new_ip_type(type);
-    assert_non_null(x->client);
-    tcp_bind_netif(x->client, vole_stack_netif(f->a.stack));
-    /* An explicit local port: the test is about MTU, not lwIP's ephemeral
-     * ports (whose first-connection overflow stack/runtime.c steps over). */
-    {
-        ip_addr_t src = addr_of(&f->a, family);
-        assert_int_equal(tcp_bind(x->client, &src, (u16_t)(port + 1000)), ERR_OK);
-    }
-    tcp_arg(x->client, x);
-    tcp_sent(x->client, on_sent);
-    tcp_err(x->client, on_client_err);
-    assert_int_equal(tcp_connect(x->client, &dst, port, on_connected), ERR_OK);
-}
-
-static void xfer_stop(struct xfer *x)
-{
-    struct tcp_pcb *pcbs[3] = { x->client, x->server, x->listener };
-    for (int i = 0; i < 3; i++)
-        if (pcbs[i]) {
-            tcp_arg(pcbs[i], NULL);
-            if (i < 2) {
-                tcp_recv(pcbs[i], NULL);
-                tcp_sent(pcbs[i], NULL);
-                tcp_err(pcbs[i], NULL);
-                tcp_abort(pcbs[i]);
-            } else {
-                tcp_close(pcbs[i]);
-            }
-        }
-}
-
-static bool xfer_done(void *arg)
-{
-    struct xfer *x = arg;
-    return x->received >= x->total || x->failed;
-}
+/* ---- TCP: a sends XFER bytes to b (conn_xfer.h) ---- */
 
 static bool received_cap(void *arg) { return ((struct xfer *)arg)->received >= ((struct xfer *)arg)->cap || ((struct xfer *)arg)->failed; }
 
