@@ -52,9 +52,15 @@ _topo_ns() {
 }
 
 # _topo_link NS1 IF1 NS2 IF2: a veth between two namespaces, both ends up
-# (created inside NS1: no name is ever used in the root namespace)
+# (created inside NS1: no name is ever used in the root namespace). Each end
+# takes GSO packets of one segment only, so the kernel cuts a UDP GSO send
+# (vole's, issue #8) into its datagrams before the veth, as a real NIC puts
+# them on the wire: otherwise the 64 KB super-packet crosses the veth and the
+# routers whole, and a router rule on `ip length` (mtu.sh's black hole) sees
+# its length, not its datagrams'.
 _topo_link() {
 	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3" || return 1
+	ip -n "$1" link set dev "$2" gso_max_segs 1 && ip -n "$3" link set dev "$4" gso_max_segs 1 || return 1
 	ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
 }
 
