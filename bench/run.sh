@@ -35,7 +35,7 @@
 # Usage (root): bench/run.sh
 #   env: VOLE (default build/vole), BENCH_DERP (default: vole-bench-derp next to
 #        VOLE), BENCH_UDPRTT (vole-bench-udprtt next to VOLE), DURATION (5), DERP_CLIENTS (10000), DERP_SECONDS (3),
-#        PING_COUNT (200), KEEP_TMP=1
+#        PING_COUNT (200), PING_WAIT (10ms: vole ping --wait), KEEP_TMP=1
 # Sourced (bench/profile.sh), it only defines its functions (and those of
 # speedtest.sh and wg_throughput.sh).
 

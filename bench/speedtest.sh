@@ -103,7 +103,7 @@ ping_rtt() {
 	local label=$1 out="$TMPD/ping-$1.json" p
 	printf -v "PING_$label" '%s' n/a
 	run_unpriv "$NSL" timeout $((PING_COUNT / 10 + 60)) "$VOLE" ping dev --url "$URL" --token "$TOK_CLIENT" \
-		-n "$PING_COUNT" --wait 10ms -o json >"$out" 2>"$TMPD/ping-$1.err"
+		-n "$PING_COUNT" --wait "${PING_WAIT:-10ms}" -o json >"$out" 2>"$TMPD/ping-$1.err"
 	p=$("$PYTHON" - "$out" <<-'EOF'
 		import json, sys
 		try:
