@@ -131,10 +131,13 @@ na() {
 # ------------------------------------------------------------------ measurements
 
 # udp_floor: the plain UDP round trip between two processes on ns lo's
-# loopback, pings 10 ms apart as ping_rtt's (vole-bench-udprtt, as nobody)
+# loopback, pings PING_WAIT apart as ping_rtt's (vole-bench-udprtt, as nobody;
+# PING_WAIT in whole ms)
 # -> PING_floor "P50 / P99 (N round trips)"; what vole ping cannot beat here
 udp_floor() {
-	PING_floor=$(run_unpriv "$NSL" timeout $((PING_COUNT / 10 + 30)) "$BENCH_UDPRTT" "$PING_COUNT" 10000) ||
+	local wait_ms=${PING_WAIT:-10ms}
+	wait_ms=${wait_ms%ms}
+	PING_floor=$(run_unpriv "$NSL" timeout $((PING_COUNT / 10 + 30)) "$BENCH_UDPRTT" "$PING_COUNT" $((wait_ms * 1000))) ||
 		PING_floor=n/a
 	log "plain UDP round trip p50 / p99 ms: $PING_floor"
 }
@@ -313,7 +316,7 @@ print_table() {
 	derp_row "vole speedtest DERP, upload" "$RATE_derp_up" "$RATE_wggo_up"
 	row "vole ping RTT direct, p50 / p99 (ms)" "${PING_direct% (*}" "$(pongs "$PING_direct")" \
 		"p50 <= 0.100 ms" "$(at_most "$p50" 0.100)"
-	row "plain UDP round trip, p50 / p99 (ms) (floor)" "${PING_floor% (*}" "two processes, 10 ms apart" "" ""
+	row "plain UDP round trip, p50 / p99 (ms) (floor)" "${PING_floor% (*}" "two processes, ${PING_WAIT:-10ms} apart" "" ""
 	row "vole ping RTT DERP, p50 / p99 (ms)" "${PING_derp% (*}" "$(pongs "$PING_derp")" "" ""
 	row "vole ping dev -n 1: start to pong line" "$FIRST_PONG_MS ms" "pong $FIRST_PONG_VIA" "<= 100 ms" \
 		"$(at_most "$FIRST_PONG_MS" 100)"
