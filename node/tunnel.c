@@ -14,6 +14,7 @@
 #include "node/classify.h"
 #include "node/wgio.h"
 #include "lwip/pbuf.h"
+#include "stack/gro.h"
 #include "stack/stack.h"
 
 struct vole_tunnel {
@@ -369,6 +370,13 @@ void vole_tunnel_log_stats(struct vole_tunnel *t)
     logf_(t, "udp offload: GSO %s (%llu sends carrying %llu datagrams), GRO %s (%llu coalesced buffers)",
           u->gso ? "on" : "off", (unsigned long long)u->tx_gso_sends, (unsigned long long)u->tx_gso_datagrams,
           u->gro ? "on" : "off", (unsigned long long)u->rx_gro_buffers);
+    if (t->stack) {
+        struct vole_gro_stats g;
+        vole_stack_gro_stats(t->stack, &g);
+        logf_(t, "inner TCP GRO: %llu packets merged into %llu segments, %llu passed on alone",
+              (unsigned long long)(g.merged + g.delivered), (unsigned long long)g.delivered,
+              (unsigned long long)g.passed);
+    }
     if (t->stun_unclaimed || t->disco_dropped)
         logf_(t, "shared socket: %llu STUN messages nobody asked for, %llu disco messages dropped",
               (unsigned long long)t->stun_unclaimed, (unsigned long long)t->disco_dropped);
