@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lwip/inet_chksum.h"
 #include "lwip/ip.h"
 #include "lwip/netif.h"
 
@@ -23,16 +24,43 @@ static int send_one(void *ctx, struct pbuf *p)
     return s->ops.output(s->ops.ctx, p);
 }
 
+/* A new IPv4 ID, and the header checksum that goes with it (the packet may
+ * still leave whole: not TCP, or a SYN). h holds the whole header. */
+static void set_ip4_id(uint8_t *h, uint16_t id)
+{
+    u16_t hlen = (u16_t)((h[0] & 15) * 4);
+    u16_t sum;
+
+    h[4] = (uint8_t)(id >> 8);
+    h[5] = (uint8_t)id;
+    h[10] = h[11] = 0;
+    sum = inet_chksum(h, hlen);
+    memcpy(h + 10, &sum, 2);   /* inet_chksum's result is in memory order */
+}
+
 /* With TSO on, TCP packets are checksummed and cut here (stack/tso.h). */
 static err_t tunnel_send(struct vole_stack *s, struct pbuf *p)
 {
     int err = ERR_OK, n;
+    size_t max;
+    bool renumber;
 
     if (!s->max_packet)
         return (err_t)send_one(s, p);
-    n = vole_tso_output(p, s->max_packet(s->max_packet_ctx, p), send_one, s, &err);
+    max = s->max_packet(s->max_packet_ctx, p);
+    /* lwIP moves its IPv4 ID by one per segment and tso.c numbers the
+     * pieces id, id+1, ...: consecutive segments' pieces would share IDs. A
+     * segment about to be cut takes its IDs from the stack's own counter
+     * instead (RFC 6864: unique while a fragment of it could be in flight). */
+    renumber = max && p->tot_len > max && p->len >= 20 && ((const uint8_t *)p->payload)[0] >> 4 == 4 &&
+               p->len >= (((const uint8_t *)p->payload)[0] & 15) * 4;
+    if (renumber)
+        set_ip4_id(p->payload, s->ip4_id);
+    n = vole_tso_output(p, max, send_one, s, &err);
     if (n == 0)
         return (err_t)send_one(s, p);
+    if (renumber)
+        s->ip4_id = (uint16_t)(s->ip4_id + n);
     s->tso.tcp_out++;
     if (n > 1) {
         s->tso.cut++;

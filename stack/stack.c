@@ -59,6 +59,8 @@ struct vole_stack *vole_stack_new(struct ev_loop *loop, uint16_t mtu,
     }
     s->ops = *ops;
     s->loop = loop;
+    /* Not lwIP's counter's start (0): its own packets' IDs then rarely meet ours. */
+    s->ip4_id = (uint16_t)LWIP_RAND();
     s->gro_on = gro_default();
     vole_gro_init(&s->gro);
     s->gro_flush.fn = on_gro_flush;

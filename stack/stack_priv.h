@@ -22,6 +22,7 @@ struct vole_stack {
     void *max_packet_ctx;
     uint16_t plain_mtu;          /* the MTU to restore when TSO goes off */
     struct vole_stack_tso_stats tso;
+    uint16_t ip4_id;             /* IPv4 IDs of the pieces of cut segments (netif.c) */
     bool gro_on;                 /* vole_stack_set_gro; on unless VOLE_GRO=0 */
     struct vole_gro gro;         /* inner TCP segments held this iteration */
     struct vole_flush gro_flush; /* marked while gro holds anything */

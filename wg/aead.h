@@ -16,10 +16,15 @@
 #include "wg/aead_sodium.h"
 #endif
 
-/* One direction's key, ready for per-packet use: no allocation per packet. */
+/* One direction's key, ready for per-packet use: no allocation per packet.
+ * An OpenSSL build falls back to libsodium per key when libcrypto cannot set
+ * up ChaCha20-Poly1305 (a FIPS-only OpenSSL configuration has no such
+ * cipher): the tunnel keeps working, a little slower. */
 struct wg_aead {
 #ifdef VOLE_AEAD_OPENSSL
     struct wg_aead_openssl impl;
+    struct wg_aead_sodium fallback;
+    bool use_fallback;
 #else
     struct wg_aead_sodium impl;
 #endif
@@ -42,5 +47,7 @@ bool wg_aead_seal(struct wg_aead *a, uint64_t counter, const struct wg_iov *iov,
 bool wg_aead_open(struct wg_aead *a, uint64_t counter, const uint8_t *in, size_t len, uint8_t *out);
 /* "openssl" or "sodium": the backend this build's wg/ uses. */
 const char *wg_aead_backend(void);
+/* The backend a keyed context really uses ("sodium" after a fallback). */
+const char *wg_aead_backend_of(const struct wg_aead *a);
 
 #endif

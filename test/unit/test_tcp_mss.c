@@ -54,6 +54,9 @@ struct wire {
     size_t segments[2];
     size_t max_tcp[2];       /* largest TCP packet each side sent */
     size_t bad_csum;         /* TCP packets on the wire with a wrong checksum */
+    size_t bad_ip_csum;      /* IPv4 headers with a wrong checksum */
+    size_t dup_ids;          /* IPv4 data packets of side 0 whose ID an earlier one had */
+    uint8_t id_seen[65536 / 8];
     bool raise_syn_to0;      /* raise the MSS of SYNs toward side 0, as tailnet/conn does */
     /* the server's accepted connection and what it received */
     struct tcp_pcb *accepted;
@@ -84,6 +87,14 @@ static void check_tcp(struct wire *w, int idx, const uint8_t *p, size_t len)
         return;
     if (len > w->max_tcp[idx])
         w->max_tcp[idx] = len;
+    if (v4 && fold(sum_bytes(p, 20, 0)) != 0)
+        w->bad_ip_csum++;
+    if (v4 && idx == 0 && tcp_payload(p, len) > 0) {
+        uint16_t id = (uint16_t)(p[4] << 8 | p[5]);
+        if (w->id_seen[id / 8] & (1u << (id % 8)))
+            w->dup_ids++;
+        w->id_seen[id / 8] |= (uint8_t)(1u << (id % 8));
+    }
     acc = v4 ? sum_bytes(p + 12, 8, 0) : sum_bytes(p + 8, 32, 0);
     acc += 6 + (uint32_t)(len - hl);
     if (fold(sum_bytes(p + hl, len - hl, acc)) != 0)
@@ -434,6 +445,8 @@ static void tso_to_plain(struct wire *w, const char *remote, uint16_t hdr)
     assert_true(w->segments[0] >= sent / (576 - hdr));
     assert_true(w->max_tcp[1] <= hdr + 12u);          /* the SYN-ACK and pure ACKs back */
     assert_int_equal(w->bad_csum, 0);
+    assert_int_equal(w->bad_ip_csum, 0);
+    assert_int_equal(w->dup_ids, 0);                   /* consecutive segments' pieces: fresh IDs */
     vole_stack_tso_stats(w->side[0].s, &ts);
     assert_true(ts.cut > 0 && ts.pieces >= ts.cut * (TCP_MSS / 576));
     assert_true(ts.tcp_out >= ts.cut);
