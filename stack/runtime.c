@@ -7,8 +7,9 @@
  *  - an ev_prepare at EV_MAXPRI that runs once per loop iteration, after all
  *    input of the iteration was processed and before libev blocks. It first
  *    flushes the input entries (packets GRO held back, so that lwIP sees the
- *    iteration's ACKs before anything sends), then the marked entries (tcp_output for pcbs written from outside lwIP
- *    callbacks, socket writes) and then re-arms the timer, because input and
+ *    iteration's ACKs before anything sends), then the marked entries
+ *    (tcp_output for pcbs written from outside lwIP callbacks, socket
+ *    writes) and then re-arms the timer, because input and
  *    writes may have scheduled new lwIP timeouts. The WireGuard UDP flush is a
  *    lower-priority prepare watcher, so it sees everything emitted here. */
 #include <math.h>
