@@ -372,9 +372,11 @@ void vole_tunnel_log_stats(struct vole_tunnel *t)
           u->gro ? "on" : "off", (unsigned long long)u->rx_gro_buffers);
     if (t->stack) {
         struct vole_gro_stats g;
+        unsigned long long in_merged;
         vole_stack_gro_stats(t->stack, &g);
+        in_merged = (unsigned long long)g.merged + (unsigned long long)g.delivered;   /* each run's head too */
         logf_(t, "inner TCP GRO: %llu packets merged into %llu segments, %llu passed on alone",
-              (unsigned long long)(g.merged + g.delivered), (unsigned long long)g.delivered,
+              in_merged, (unsigned long long)g.delivered,
               (unsigned long long)g.passed);
     }
     if (t->stun_unclaimed || t->disco_dropped)
