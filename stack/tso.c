@@ -165,23 +165,6 @@ static void csum_chain(struct csum *c, const struct pbuf *q, size_t off, size_t 
     }
 }
 
-/* Writes n bytes into the chain at off (the checksum of a whole packet). */
-static void put_chain(struct pbuf *q, size_t off, const uint8_t *b, size_t n)
-{
-    for (; q && n; q = q->next) {
-        size_t k;
-        if (off >= q->len) {
-            off -= q->len;
-            continue;
-        }
-        k = q->len - off < n ? q->len - off : n;
-        memcpy((uint8_t *)q->payload + off, b, k);
-        b += k;
-        n -= k;
-        off = 0;
-    }
-}
-
 /* The TCP checksum of hdr's headers followed by the payload refs/chain. */
 static uint16_t tcp_checksum(const struct seg *s, uint8_t *hdr, size_t tcp_len, const struct pbuf *data,
                              size_t data_off)
@@ -202,7 +185,7 @@ static int emit_whole(struct pbuf *p, struct seg *s, vole_tso_emit_fn emit, void
     int e;
 
     set16(cs, tcp_checksum(s, s->hdr, s->total - s->ip_hlen, p, s->hlen));
-    put_chain(p, s->ip_hlen + TCP_CSUM_AT, cs, 2);
+    pbuf_take_at(p, cs, 2, (u16_t)(s->ip_hlen + TCP_CSUM_AT));   /* within the headers parsed */
     e = emit(ctx, p);
     if (e && err && !*err)
         *err = e;
