@@ -27,12 +27,8 @@ PERF_DIR=${PERF_DIR:-$TMPD}
 # in ns lo (the one with --direction DIRECTION), then 1 s, then records WHO
 # (agent: the agent VAGT; client: that client) for PERF_SECONDS into OUT
 profile_of() {
-	local who=$1 dir=$2 out=$3 client='' pid i
-	for ((i = 0; i < 200; i++)); do
-		client=$(vole_pid_in "$NSL" "$dir") && break
-		sleep 0.1
-	done
-	if [ -z "$client" ]; then
+	local who=$1 dir=$2 out=$3 client pid
+	if ! client=$(await_vole "$dir"); then
 		log "no speedtest client to profile"
 		return 1
 	fi

@@ -97,16 +97,26 @@ vole_pid_in() {
 	return 1
 }
 
+# await_vole WORD: the pid of the vole process in ns lo with WORD as an
+# argument, waiting for it at most 20 s; fails when it never appears
+await_vole() {
+	local i pid
+	for ((i = 0; i < 200; i++)); do
+		pid=$(vole_pid_in "$NSL" "$1") && {
+			echo "$pid"
+			return 0
+		}
+		sleep 0.1
+	done
+	return 1
+}
+
 # rss_peak WORD LIMIT: waits (at most 20 s) for the vole process in ns lo
 # with WORD, then samples its VmRSS every 100 ms until it exits (at most
 # LIMIT s); prints "PEAK_KB SAMPLES"
 rss_peak() {
-	local pid='' peak=0 n=0 kb i
-	for ((i = 0; i < 200; i++)); do
-		pid=$(vole_pid_in "$NSL" "$1") && break
-		sleep 0.1
-	done
-	if [ -z "$pid" ]; then
+	local pid peak=0 n=0 kb i
+	if ! pid=$(await_vole "$1"); then
 		echo "n/a 0"
 		return 1
 	fi
