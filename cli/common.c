@@ -1,10 +1,11 @@
 #include "cli/common.h"
 
+#include "conf/bool.h"
+
 #include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 int cli_load_conf(const char *cmd, const char *path, struct vole_conf *conf)
 {
@@ -52,24 +53,13 @@ bool cli_signalled(void)
     return signalled;
 }
 
-int cli_parse_bool(const char *v, bool *out)
-{
-    if (!strcasecmp(v, "true") || !strcasecmp(v, "t") || !strcmp(v, "1"))
-        *out = true;
-    else if (!strcasecmp(v, "false") || !strcasecmp(v, "f") || !strcmp(v, "0") || !*v)
-        *out = false;
-    else
-        return -1;
-    return 0;
-}
-
 int cli_env_bool(const char *cmd, const char *name, bool *out)
 {
     const char *v = getenv(name);
 
     if (!v || !*v)
         return 0;
-    if (cli_parse_bool(v, out) == 0)
+    if (vole_parse_bool(v, out) == 0)
         return 0;
     fprintf(stderr, "vole %s: %s=\"%s\": want true or false\n", cmd, name, v);
     return -1;

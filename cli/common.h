@@ -18,11 +18,8 @@ void cli_stop_on_signals(struct ev_loop *loop);
 /* Was the loop stopped by a signal? */
 bool cli_signalled(void);
 
-/* A boolean flag value as Go's strconv.ParseBool takes it (1, t, true, 0, f,
- * false), any case; "" is false. 0, or -1 for anything else. */
-int cli_parse_bool(const char *v, bool *out);
-/* The environment variable NAME, if set and not empty, into *out; on a bad
- * value prints `vole CMD: NAME="v": want true or false` and returns -1. */
+/* The environment variable NAME, if set and not empty, into *out (as
+ * conf/bool.h's vole_parse_bool reads it); on a bad value prints `vole CMD: NAME="v": want true or false` and returns -1. */
 int cli_env_bool(const char *cmd, const char *name, bool *out);
 
 #endif

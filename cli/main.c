@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 
 struct command {
     const char *name;
@@ -24,6 +25,20 @@ static const struct command COMMANDS[] = {
     { "genkey", cmd_genkey, "print a new private key" },
     { "pubkey", cmd_pubkey, "read a private key on stdin, print its public key" },
 };
+
+/* Switches the library reads from the environment itself, wherever a socket
+ * or a stack is made (conf/bool.h): checked here once, so that a bad value
+ * is an error, not silently the default. */
+static const char *const PROCESS_SWITCHES[] = { "VOLE_UDP_NO_OFFLOAD", "VOLE_GRO" };
+
+static int check_switches(const char *cmd)
+{
+    bool unused;
+    for (size_t i = 0; i < sizeof PROCESS_SWITCHES / sizeof PROCESS_SWITCHES[0]; i++)
+        if (cli_env_bool(cmd, PROCESS_SWITCHES[i], &unused) < 0)
+            return -1;
+    return 0;
+}
 
 static void usage(FILE *f)
 {
@@ -51,7 +66,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         if (!strcmp(argv[1], COMMANDS[i].name))
-            return COMMANDS[i].run(argc - 1, argv + 1);
+            return check_switches(argv[1]) < 0 ? 2 : COMMANDS[i].run(argc - 1, argv + 1);
     fprintf(stderr, "vole: unknown command \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;

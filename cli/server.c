@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "conf/bool.h"
 #include "derp/derpmap.h"
 #include "server/server.h"
 
@@ -112,7 +113,7 @@ static int read_env(struct server_args *a)
     a->cfg.state_dir = env("VOLE_STATE_DIR");
     a->cfg.region_name = env("VOLE_REGION_NAME");
     a->cfg.derp_map_file = env("VOLE_DERP_MAP");
-    if ((v = env("VOLE_BLOCK_DIRECT")) && cli_parse_bool(v, &a->cfg.block_direct) < 0) {
+    if ((v = env("VOLE_BLOCK_DIRECT")) && vole_parse_bool(v, &a->cfg.block_direct) < 0) {
         fprintf(stderr, "vole server: VOLE_BLOCK_DIRECT: want true or false (1, 0), not \"%s\"\n", v);
         return -1;
     }

@@ -23,10 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "conf/bool.h"
 #include "io/udp_gso.h"
 
 /* wireguard-go asks for 7 MB; a deep receive queue absorbs bursts while the
@@ -774,13 +774,6 @@ static void udp_free(struct vole_udp *u)
     free(u);
 }
 
-/* VOLE_UDP_NO_OFFLOAD=1 (or true/yes/on) turns GSO and GRO off. */
-static bool env_no_offload(void)
-{
-    const char *v = getenv("VOLE_UDP_NO_OFFLOAD");
-    return v && (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"));
-}
-
 static struct vole_udp *udp_alloc(const struct vole_udp_config *cfg)
 {
     struct vole_udp *u = calloc(1, sizeof *u);
@@ -791,7 +784,7 @@ static struct vole_udp *udp_alloc(const struct vole_udp_config *cfg)
     u->max_dgram = clamp(cfg->max_datagram, VOLE_UDP_DEFAULT_MAX_DATAGRAM, VOLE_UDP_MAX_PAYLOAD);
     /* The environment switch reaches every socket (tunnel, tailnet node,
      * netcheck) without a flag in each command: for ruling offload out. */
-    u->no_offload = cfg->no_offload || env_no_offload();
+    u->no_offload = cfg->no_offload || vole_env_bool("VOLE_UDP_NO_OFFLOAD", false);
     if (cfg->bind_addr && !(u->bind_addr = strdup(cfg->bind_addr))) {
         free(u);
         return NULL;

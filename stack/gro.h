@@ -115,7 +115,7 @@ void vole_gro_drop(struct vole_gro *g);
 /* ---- per stack (stack.c) ---- */
 
 struct vole_stack;
-/* On by default; the environment variable VOLE_GRO=0 (off, no, false) turns
+/* On by default; the environment variable VOLE_GRO=0 (or false, f: conf/bool.h) turns
  * it off for every stack of the process. Turning it off delivers whatever is
  * held at once. */
 void vole_stack_set_gro(struct vole_stack *s, bool on);

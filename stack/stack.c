@@ -3,24 +3,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "lwip/pbuf.h"
+
+#include "conf/bool.h"
 
 #include "stack/gro_ack.h"
 #include "stack/runtime.h"
 #include "stack/stack_priv.h"
 #include "stack/tcp_splice.h"
-
-/* VOLE_GRO=0 (or off/no/false) turns receive GRO off for a whole process,
- * to compare with and without it; vole_stack_set_gro overrides per stack. */
-static bool gro_default(void)
-{
-    const char *v = getenv("VOLE_GRO");
-
-    return !v || !(strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0 || strcasecmp(v, "no") == 0 ||
-                   strcasecmp(v, "false") == 0);
-}
 
 static void gro_deliver(void *ctx, struct pbuf *p, uint32_t segs)
 {
@@ -61,7 +52,7 @@ struct vole_stack *vole_stack_new(struct ev_loop *loop, uint16_t mtu,
     s->loop = loop;
     /* Not lwIP's counter's start (0): its own packets' IDs then rarely meet ours. */
     s->ip4_id = (uint16_t)LWIP_RAND();
-    s->gro_on = gro_default();
+    s->gro_on = vole_env_bool("VOLE_GRO", true);   /* false: compare without GRO */
     vole_gro_init(&s->gro);
     s->gro_flush.fn = on_gro_flush;
     if (vole_runtime_acquire(loop, err, errlen) < 0) {

@@ -153,6 +153,12 @@ RC=0
 VOLE_DISABLE_DIRECT_CONNECTIONS=maybe "$VOLE" ping dev --url http://127.0.0.1:1 --token x >/dev/null 2>"$dir/env.err" || RC=$?
 [ "$RC" = 2 ] && grep -q 'VOLE_DISABLE_DIRECT_CONNECTIONS="maybe": want true or false' "$dir/env.err" &&
   ok "a bad VOLE_DISABLE_DIRECT_CONNECTIONS: exit 2" || bad "bad env (exit $RC)" "$dir/env.err"
+for sw in VOLE_GRO VOLE_UDP_NO_OFFLOAD; do
+  RC=0
+  env "$sw=maybe" "$VOLE" ping dev --url http://127.0.0.1:1 --token x >/dev/null 2>"$dir/env.err" || RC=$?
+  [ "$RC" = 2 ] && grep -q "vole ping: $sw=\"maybe\": want true or false" "$dir/env.err" &&
+    ok "a bad $sw: exit 2" || bad "bad $sw (exit $RC)" "$dir/env.err"
+done
 
 echo "vole ping loopback: $passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
