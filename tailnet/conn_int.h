@@ -232,7 +232,7 @@ bool conn_pkt_is_syn(const uint8_t *b, size_t len);
 void conn_clamp_syn(struct vole_conn *c, const struct conn_peer *p, uint8_t *pkt, size_t len);
 /* The peer's SYN, before lwIP sees it: the MSS it advertises noted in p,
  * and raised to lwIP's segment size (TSO cuts to the noted one). */
-void conn_raise_syn(struct vole_conn *c, struct conn_peer *p, uint8_t *pkt, size_t len);
+void conn_raise_syn(struct conn_peer *p, uint8_t *pkt, size_t len);
 /* stack/stack.h vole_stack_max_packet_fn for the attached stack (ctx: c):
  * the peer's inner MTU, and no more than its MSS allows. */
 uint16_t conn_max_packet(void *ctx, const struct pbuf *pkt);

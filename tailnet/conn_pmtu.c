@@ -164,14 +164,13 @@ void conn_clamp_syn(struct vole_conn *c, const struct conn_peer *p, uint8_t *pkt
         c->st.mss_clamped++;
 }
 
-void conn_raise_syn(struct vole_conn *c, struct conn_peer *p, uint8_t *pkt, size_t len)
+void conn_raise_syn(struct conn_peer *p, uint8_t *pkt, size_t len)
 {
     uint16_t mss = 0;
     uint16_t *noted;
 
     if (!vole_tcp_set_mss(pkt, len, TCP_MSS, &mss))
         return;   /* no MSS option: lwIP assumes 536 for it, and TSO never cuts */
-    (void)c;
     if (!p)
         return;
     noted = pkt[0] >> 4 == 6 ? &p->peer_mss6 : &p->peer_mss4;

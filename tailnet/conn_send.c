@@ -73,7 +73,7 @@ static void sink_rx_deliver(void *ctx, struct wg_peer *peer, void *handle, size_
     struct pbuf *p = handle;
     /* The peer's SYN: what it advertises bounds the pieces we cut. */
     if (p->len >= len && conn_pkt_is_syn(p->payload, len))
-        conn_raise_syn(c, wg_peer_user(peer), p->payload, len);
+        conn_raise_syn(wg_peer_user(peer), p->payload, len);
     vole_wg_rx_deliver(c->stack, handle, len);
 }
 
